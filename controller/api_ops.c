@@ -1,0 +1,293 @@
+/*
+ * The operation table. One row per operation: name, summary, flags, parameter schema, result, and
+ * handler. Everything that exposes operations (JSON, SOAP, WSDL, wrctl, docs/API.md) reads it.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api_ops.h"
+#include "ops.h"
+
+#define ID_MAX	  9223372036854775807LL
+#define QUOTA_MAX 2147483647LL
+
+static const char *const account_types[] = {"reseller", "customer", NULL};
+static const char *const roles[] = {"admin", "operator", "user", "viewer", NULL};
+static const char *const scopes[] = {"account", "vdc", "vserver", NULL};
+static const char *const privileges[] = {"account.view",
+					 "account.manage",
+					 "user.manage",
+					 "vserver.view",
+					 "vserver.power",
+					 "vserver.console",
+					 "vserver.edit",
+					 "vserver.migrate",
+					 "image.manage",
+					 "stats.view",
+					 "task.view",
+					 "audit.view",
+					 NULL};
+
+#define P_ID(name, req, doc)                                                                       \
+	{                                                                                          \
+		name, PARAM_INT, req, false, 1, ID_MAX, NULL, doc                                  \
+	}
+#define P_STR(name, req, lo, hi, doc)                                                              \
+	{                                                                                          \
+		name, PARAM_STRING, req, false, lo, hi, NULL, doc                                  \
+	}
+#define P_QUOTA(name, doc)                                                                         \
+	{                                                                                          \
+		name, PARAM_INT, false, true, 0, QUOTA_MAX, NULL, doc                              \
+	}
+#define P_BOOL(name, doc)                                                                          \
+	{                                                                                          \
+		name, PARAM_BOOL, false, false, 0, 0, NULL, doc                                    \
+	}
+#define P_CODE                                                                                     \
+	{                                                                                          \
+		"code", PARAM_STRING, true, false, 6, 6, NULL, "6-digit TOTP code"                 \
+	}
+
+static const struct param p_none[] = {PARAM_END};
+static const struct param p_id[] = {P_ID("id", true, "object id"), PARAM_END};
+
+static const struct param p_login[] = {
+	P_STR("username", true, 1, 64, "user name"),
+	{"password", PARAM_SECRET, true, false, 1, 1024, NULL, "password"},
+	{"totp", PARAM_STRING, false, false, 6, 6, NULL, "TOTP code, to log in in one step"},
+	PARAM_END,
+};
+static const struct param p_code[] = {P_CODE, PARAM_END};
+static const struct param p_totp_disable[] = {
+	{"code", PARAM_STRING, false, false, 6, 6, NULL, "current code (required for yourself)"},
+	P_ID("user_id", false, "another user (needs user.manage)"),
+	PARAM_END,
+};
+
+#define QUOTAS                                                                                     \
+	P_QUOTA("quota_cores", "dedicated cores (null = unlimited)"),                              \
+		P_QUOTA("quota_ram_mb", "RAM in MB (null = unlimited)"),                           \
+		P_QUOTA("quota_disk_gb", "disk in GB (null = unlimited)"),                         \
+		P_QUOTA("quota_vservers", "number of vServers (null = unlimited)")
+
+static const struct param p_account_create[] = {
+	P_ID("parent_id", true, "parent account"),
+	P_STR("name", true, 1, 128, "display name, unique among siblings"),
+	{"type", PARAM_ENUM, true, false, 0, 0, account_types, "reseller or customer"},
+	QUOTAS,
+	P_BOOL("require_2fa", "users must use TOTP"),
+	PARAM_END,
+};
+static const struct param p_account_list[] = {P_ID("parent_id", false, "only children of"),
+					      PARAM_END};
+static const struct param p_account_update[] = {
+	P_ID("id", true, "account"),
+	P_STR("name", false, 1, 128, "new name"),
+	QUOTAS,
+	P_BOOL("require_2fa", "users must use TOTP"),
+	P_BOOL("enabled", "false locks every user of the account and its subtree out"),
+	PARAM_END,
+};
+
+static const struct param p_user_create[] = {
+	P_ID("account_id", true, "account the user belongs to"),
+	P_STR("username", true, 2, 64, "login name (letters, digits, . _ @ -), unique"),
+	{"password", PARAM_SECRET, true, false, 1, 1024, NULL, "at least 10 characters"},
+	P_STR("email", false, 3, 254, "e-mail address"),
+	P_STR("display_name", false, 1, 128, "full name"),
+	{"role", PARAM_ENUM, false, false, 0, 0, roles, "role granted on the account"},
+	PARAM_END,
+};
+static const struct param p_user_list[] = {P_ID("account_id", false, "only users of"), PARAM_END};
+static const struct param p_user_update[] = {
+	P_ID("id", true, "user"),
+	{"email", PARAM_STRING, false, true, 3, 254, NULL, "e-mail address (null clears)"},
+	{"display_name", PARAM_STRING, false, true, 1, 128, NULL, "full name (null clears)"},
+	P_BOOL("enabled", "false locks the user out and ends its sessions"),
+	PARAM_END,
+};
+static const struct param p_user_set_password[] = {
+	P_ID("id", true, "user"),
+	{"password", PARAM_SECRET, true, false, 1, 1024, NULL, "new password"},
+	{"old_password", PARAM_SECRET, false, false, 1, 1024, NULL,
+	 "current password (required for yourself)"},
+	PARAM_END,
+};
+
+static const struct param p_grant[] = {
+	P_ID("user_id", true, "grantee"),
+	{"scope_type", PARAM_ENUM, true, false, 0, 0, scopes, "account, vdc or vserver"},
+	P_ID("scope_id", true, "id of the account, vDataCenter or vServer"),
+	{"role", PARAM_ENUM, true, false, 0, 0, roles, "admin, operator, user or viewer"},
+	PARAM_END,
+};
+static const struct param p_grant_list[] = {P_ID("user_id", false, "only grants of"), PARAM_END};
+
+static const struct param p_token_create[] = {
+	P_STR("name", true, 1, 64, "what the token is for"),
+	{"expires_days", PARAM_INT, false, false, 1, 365, NULL, "lifetime in days (default 90)"},
+	{"privileges", PARAM_ENUMSET, false, false, 1, 12, privileges,
+	 "restrict the token to these privileges"},
+	PARAM_END,
+};
+
+static const struct param p_vdc_create[] = {
+	P_ID("account_id", true, "owner account"),
+	P_STR("name", true, 1, 128, "name"),
+	PARAM_END,
+};
+static const struct param p_by_account[] = {P_ID("account_id", false, "only of account"),
+					    PARAM_END};
+static const struct param p_vserver_create[] = {
+	P_ID("account_id", true, "owner account"),
+	P_STR("name", true, 1, 63, "host name (letters, digits, . _ -)"),
+	{"cores", PARAM_INT, true, false, 1, 256, NULL, "dedicated cores"},
+	{"ram_mb", PARAM_INT, true, false, 64, 4194304, NULL, "RAM in MB"},
+	{"disk_gb", PARAM_INT, true, false, 1, 65536, NULL, "disk in GB"},
+	P_ID("vdc_id", false, "place in this vDataCenter"),
+	PARAM_END,
+};
+
+static const struct param p_task_list[] = {
+	{"limit", PARAM_INT, false, false, 1, 1000, NULL, "rows (default 100)"},
+	{"offset", PARAM_INT, false, false, 0, 100000, NULL, "rows to skip"},
+	P_STR("object_type", false, 1, 32, "only tasks about this kind of object"),
+	P_ID("object_id", false, "only tasks about this object"),
+	PARAM_END,
+};
+static const struct param p_audit_list[] = {
+	{"limit", PARAM_INT, false, false, 1, 1000, NULL, "rows (default 100)"},
+	{"offset", PARAM_INT, false, false, 0, 100000, NULL, "rows to skip"},
+	P_ID("before_id", false, "only events older than this id"),
+	P_STR("event", false, 1, 64, "only this event (e.g. login.failed)"),
+	PARAM_END,
+};
+
+#define M OP_MUTATES
+
+const struct op api_ops[] = {
+	{"login", "Log in; sets the session cookie and returns the CSRF token",
+	 OP_PUBLIC | OP_NO_CSRF, p_login, "user, csrf_token, totp_required, totp_enrol_required",
+	 op_login},
+	{"login-totp", "Complete a login with the second factor; rotates the session",
+	 OP_PENDING_OK | OP_NO_CSRF, p_code, "user, csrf_token", op_login_totp},
+	{"logout", "End the session", OP_PENDING_OK | OP_ENROL_OK, p_none, "{}", op_logout},
+	{"whoami", "The caller: user, account, grants, privileges", OP_PENDING_OK | OP_ENROL_OK,
+	 p_none, "user, account, grants, auth, account_privileges", op_whoami},
+
+	{"totp-enrol", "Start TOTP enrolment: secret, otpauth URI and QR code", M | OP_ENROL_OK,
+	 p_none, "otpauth_uri, secret_base32, qr_png_base64", op_totp_enrol},
+	{"totp-confirm", "Finish TOTP enrolment with a first code", M | OP_ENROL_OK, p_code,
+	 "totp_enabled", op_totp_confirm},
+	{"totp-disable", "Switch TOTP off (own: with a code; other user: user.manage)", M,
+	 p_totp_disable, "totp_enabled", op_totp_disable},
+
+	{"account-create", "Create a reseller or customer account", M, p_account_create, "account",
+	 op_account_create},
+	{"account-list", "Accounts the caller may see", 0, p_account_list, "items: [account]",
+	 op_account_list},
+	{"account-get", "One account", 0, p_id, "account", op_account_get},
+	{"account-update", "Rename, set quotas, require 2FA, enable/disable", M, p_account_update,
+	 "account", op_account_update},
+	{"account-delete", "Delete an empty account (no children, no vServers)", M, p_id, "account",
+	 op_account_delete},
+
+	{"user-create", "Create a user, optionally with a role on its account", M, p_user_create,
+	 "user", op_user_create},
+	{"user-list", "Users the caller may see", 0, p_user_list, "items: [user]", op_user_list},
+	{"user-get", "One user", 0, p_id, "user", op_user_get},
+	{"user-update", "Change e-mail, display name, enabled", M, p_user_update, "user",
+	 op_user_update},
+	{"user-delete", "Delete a user", M, p_id, "user", op_user_delete},
+	{"user-set-password", "Set a password (own: needs the old one)", M, p_user_set_password,
+	 "user", op_user_set_password},
+
+	{"grant", "Give a user a role on an account, vDataCenter or vServer", M, p_grant, "grant",
+	 op_grant},
+	{"revoke", "Take a grant back", M, p_id, "grant", op_revoke},
+	{"grant-list", "Grants the caller may see", 0, p_grant_list, "items: [grant]",
+	 op_grant_list},
+
+	{"token-create", "Create an API token (the secret is shown once)", M, p_token_create,
+	 "token, secret", op_token_create},
+	{"token-list", "The caller's API tokens", 0, p_none, "items: [token]", op_token_list},
+	{"token-revoke", "Revoke one of the caller's tokens", M, p_id, "token", op_token_revoke},
+
+	{"vdc-create", "Assign a vDataCenter to an account", M, p_vdc_create, "vdc", op_vdc_create},
+	{"vdc-list", "vDataCenters the caller may see", 0, p_by_account, "items: [vdc]",
+	 op_vdc_list},
+	{"vdc-get", "One vDataCenter", 0, p_id, "vdc", op_vdc_get},
+	{"vdc-delete", "Remove an empty vDataCenter", M, p_id, "vdc", op_vdc_delete},
+
+	{"vserver-create", "Define a vServer within the account's quotas", M, p_vserver_create,
+	 "vserver", op_vserver_create},
+	{"vserver-list", "vServers the caller may see", 0, p_by_account, "items: [vserver]",
+	 op_vserver_list},
+	{"vserver-get", "One vServer", 0, p_id, "vserver", op_vserver_get},
+	{"vserver-delete", "Delete a vServer", M, p_id, "vserver", op_vserver_delete},
+
+	{"task-list", "The job log, newest first", 0, p_task_list, "items: [task]", op_task_list},
+	{"task-get", "One task", 0, p_id, "task", op_task_get},
+	{"audit-list", "The audit log, newest first", 0, p_audit_list, "items: [audit event]",
+	 op_audit_list},
+
+	{NULL, NULL, 0, NULL, NULL, NULL},
+};
+
+const struct op *
+api_op_find(const char *name)
+{
+	for (const struct op *op = api_ops; op->name != NULL; op++)
+		if (strcmp(op->name, name) == 0)
+			return op;
+	return NULL;
+}
+
+static void
+write_choices(FILE *out, const char *const *choices)
+{
+	for (size_t i = 0; choices[i] != NULL; i++)
+		fprintf(out, "%s`%s`", i ? ", " : " (", choices[i]);
+	fputs(")", out);
+}
+
+void
+api_ops_write_markdown(FILE *out)
+{
+	fputs("# webrack API reference\n\n"
+	      "Generated by `webrackd --dump-api` from the operation table "
+	      "(controller/api_ops.c); do not edit.\n\n"
+	      "Every operation is `POST /api/v1/<name>` with a JSON object body. Answers are "
+	      "`{\"ok\": true, \"result\": ...}` or `{\"ok\": false, \"error\": {\"code\", "
+	      "\"message\"}}`; see docs/ARCHITECTURE.md for the error codes, authentication and "
+	      "rights.\n\n",
+	      out);
+	for (const struct op *op = api_ops; op->name != NULL; op++) {
+		fprintf(out, "## %s\n\n%s.\n\n", op->name, op->summary);
+		if (op->flags & OP_PUBLIC)
+			fputs("No authentication.\n\n", out);
+		if (op->flags & OP_MUTATES)
+			fputs("Changes state: writes a task row and an audit row.\n\n", out);
+		if (op->params[0].name != NULL) {
+			fputs("| parameter | type | required | constraints | description |\n"
+			      "|---|---|---|---|---|\n",
+			      out);
+			for (const struct param *p = op->params; p->name != NULL; p++) {
+				fprintf(out, "| `%s` | %s%s | %s | ", p->name, schema_type_name(p),
+					p->nullable ? " or null" : "", p->required ? "yes" : "no");
+				if (p->type == PARAM_INT)
+					fprintf(out, "%lld..%lld", p->min, p->max);
+				else if (p->type == PARAM_STRING || p->type == PARAM_SECRET)
+					fprintf(out, "%lld..%lld bytes", p->min, p->max);
+				else if (p->choices != NULL)
+					write_choices(out, p->choices);
+				fprintf(out, " | %s |\n", p->doc);
+			}
+			fputs("\n", out);
+		}
+		fprintf(out, "Result: %s.\n\n", op->result);
+	}
+}

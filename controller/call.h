@@ -1,0 +1,147 @@
+/*
+ * One API call on its way through webrackd: the request, its validated arguments, the
+ * authenticated principal, the object it acts on, and the helpers with which operation handlers
+ * query the database and answer. Bindings (JSON now, SOAP later) create calls; handlers never see
+ * HTTP.
+ */
+#ifndef WEBRACK_CALL_H
+#define WEBRACK_CALL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "db.h"
+#include "rights.h"
+
+struct server;
+struct call;
+struct op;
+
+enum api_error {
+	API_OK = 0,
+	API_INVALID,
+	API_UNAUTHENTICATED,
+	API_DENIED,
+	API_NOT_FOUND,
+	API_CONFLICT,
+	API_QUOTA,
+	API_TOO_LARGE,
+	API_THROTTLED,
+	API_BUSY,
+	API_UNAVAILABLE,
+	API_INTERNAL,
+};
+
+enum auth_kind { AUTH_NONE, AUTH_SESSION, AUTH_TOKEN };
+
+#define MAX_GRANTS 256
+#define MAX_PATH   16
+
+/* Who is calling. Filled from the session or token row, never from the request body. */
+struct principal {
+	enum auth_kind kind;
+	int64_t user_id;
+	char username[65];
+	int64_t account_id;
+	int64_t path[MAX_PATH];
+	size_t path_len;
+	struct grant grants[MAX_GRANTS];
+	size_t ngrants;
+	uint32_t token_mask; /* PRIV_ALL for sessions */
+	int64_t session_id;
+	int64_t token_id;
+	bool mfa_pending;
+	bool enrol_only;
+	bool totp_enabled;
+	char csrf[64];
+};
+
+/* An object resolved for a rights check; also the scope a task/audit row is filed under. */
+struct subject {
+	const char *type; /* "account", "user", "vserver", ... */
+	int64_t id;
+	char name[129];
+	int64_t path[MAX_PATH];
+	size_t path_len;
+	int64_t vdc_id;
+	int64_t vserver_id;
+	int64_t owner_user_id; /* users: the user itself; tokens: the owner */
+	uint32_t privs;	       /* the caller's effective privileges on it */
+	bool set;
+};
+
+typedef void (*call_done_fn)(struct call *c);
+typedef void (*call_rows_fn)(struct call *c, const PGresult *res);
+typedef void (*call_json_fn)(struct call *c, json_t *value);
+
+/* Owner: the binding that created it; freed by call_finish() after the reply. */
+struct call {
+	struct server *srv;
+	const struct op *op;
+	json_t *args;
+	struct principal who;
+	struct subject subject;
+	char client_ip[64];
+	char *session_cookie; /* raw cookie value presented, if any */
+	char *bearer;	      /* raw bearer token presented, if any */
+	char *csrf_header;
+	double started;	  /* CLOCK_REALTIME seconds */
+	char *set_cookie; /* Set-Cookie the binding must send */
+	void *state;	  /* handler's own data, freed by state_free */
+	void (*state_free)(void *);
+	void *binding; /* the binding's request */
+	void (*respond)(struct call *c, enum api_error err, const char *message, json_t *result);
+	json_t *audit_detail;
+	struct {
+		const void *kind;
+		uint32_t need;
+		call_done_fn next;
+	} resolving; /* call_resolve() in flight */
+};
+
+/* Answer the call (takes ownership of result) and end it. */
+void call_reply(struct call *c, json_t *result);
+void call_fail(struct call *c, enum api_error err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void call_fail_db(struct call *c, const struct db_result *r);
+
+/*
+ * Run one statement; next runs only on success, any failure answers the call. call_sql_json
+ * expects at most one row with one json column and passes it parsed (NULL for no row).
+ */
+void call_sql(struct call *c, const char *sql, int n, const char *const *params, call_rows_fn next);
+void call_sql_json(struct call *c, const char *sql, int n, const char *const *params,
+		   call_json_fn next);
+
+/* Arguments, already schema-checked. */
+const char *call_arg_str(struct call *c, const char *name); /* NULL if absent or null */
+bool call_arg_has(struct call *c, const char *name);
+int64_t call_arg_int(struct call *c, const char *name, int64_t def);
+bool call_arg_bool(struct call *c, const char *name, bool def);
+/* Argument as PostgreSQL text parameter into buf (NULL for absent/null). */
+const char *call_arg_text(struct call *c, const char *name, char *buf, size_t len);
+
+/* Helpers for numbers as query parameters. */
+const char *call_i64(char buf[24], int64_t v);
+const char *call_path_text(const int64_t *path, size_t n, char *buf, size_t len);
+bool call_parse_path(const char *text, int64_t *path, size_t *n);
+
+/*
+ * Resolve an object of a kind ("account", "user", "vserver", "vdc", "grant", "token", "task")
+ * into c->subject and check privileges: invisible → not_found, visible without `need` → denied.
+ */
+void call_resolve(struct call *c, const char *kind, int64_t id, uint32_t need, call_done_fn next);
+
+/* The caller's privileges on an object placed at (path, vdc, vserver). */
+uint32_t call_privs(const struct call *c, const int64_t *path, size_t n, int64_t vdc,
+		    int64_t vserver);
+
+/*
+ * Filter a list of objects by rights: every element carries "_scope": {path, vdc, vserver,
+ * user}; kept when keep(privs, element) says so, and "_scope" is removed.
+ */
+json_t *call_filter_list(struct call *c, json_t *items, uint32_t need);
+
+#endif

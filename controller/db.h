@@ -1,0 +1,42 @@
+/*
+ * Asynchronous PostgreSQL for the event loop: a small pool of libpq connections, a bounded queue,
+ * reconnect with backoff. A query's callback always runs later on the loop, never inside
+ * db_query(), so callers need not guard against re-entry.
+ */
+#ifndef WEBRACK_DB_H
+#define WEBRACK_DB_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+struct event_base;
+struct db;
+
+enum db_status {
+	DB_OK,		/* res holds the rows */
+	DB_SQL_ERROR,	/* the statement failed: sqlstate + message */
+	DB_UNAVAILABLE, /* no connection to PostgreSQL */
+	DB_BUSY,	/* the queue is full */
+};
+
+struct db_result {
+	enum db_status status;
+	const PGresult *res; /* DB_OK only; owned by db, valid during the callback */
+	const char *sqlstate;
+	const char *message;
+};
+
+typedef void (*db_callback)(const struct db_result *r, void *arg);
+
+struct db *db_new(struct event_base *base, const char *conninfo, int pool_size, int queue_max);
+void db_set_queue_max(struct db *db, int queue_max);
+bool db_is_up(const struct db *db);
+
+/* sql must stay valid until the callback (a string literal); params are copied. */
+void db_query(struct db *db, const char *sql, int nparams, const char *const *params,
+	      db_callback cb, void *arg);
+
+void db_free(struct db *db);
+
+#endif

@@ -1,0 +1,229 @@
+/*
+ * The HTTPS listener and router. TLS is terminated by bufferevent_openssl per connection; evhttp
+ * parses requests with caps on header and body size. Routes: /api/v1/<op> (JSON binding),
+ * /healthz, and the portal's static files under www_dir.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "api_json.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "server.h"
+
+#define HEADERS_MAX	     (16 * 1024)
+#define HTTP_TIMEOUT_SECONDS 60
+
+static struct bufferevent *
+make_tls_bufferevent(struct event_base *base, void *arg)
+{
+	struct server *srv = arg;
+	SSL *ssl = SSL_new(srv->tls);
+
+	if (ssl == NULL)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+}
+
+void
+http_add_security_headers(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "X-Frame-Options", "DENY");
+	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+	evhttp_add_header(h, "Content-Security-Policy",
+			  "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+}
+
+static void
+send_text(struct evhttp_request *req, int code, const char *reason, const char *type,
+	  const char *body)
+{
+	struct evbuffer *out = evbuffer_new();
+
+	http_add_security_headers(req);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+	evbuffer_add(out, body, strlen(body));
+	evhttp_send_reply(req, code, reason, out);
+	evbuffer_free(out);
+}
+
+static void
+handle_healthz(struct server *srv, struct evhttp_request *req)
+{
+	if (db_is_up(srv->db))
+		send_text(req, 200, "OK", "application/json", "{\"ok\":true,\"db\":\"up\"}\n");
+	else
+		send_text(req, 503, "Service Unavailable", "application/json",
+			  "{\"ok\":false,\"db\":\"down\",\"error\":{\"code\":\"unavailable\","
+			  "\"message\":\"the database is unavailable\"}}\n");
+}
+
+static const char *
+content_type(const char *path)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{".html", "text/html; charset=utf-8"},
+		{".css", "text/css; charset=utf-8"},
+		{".js", "text/javascript; charset=utf-8"},
+		{".json", "application/json"},
+		{".png", "image/png"},
+		{".svg", "image/svg+xml"},
+		{".ico", "image/x-icon"},
+		{".txt", "text/plain; charset=utf-8"},
+	};
+	const char *dot = strrchr(path, '.');
+
+	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(dot, types[i].ext) == 0)
+			return types[i].type;
+	return "application/octet-stream";
+}
+
+/* Only plain relative names: no "..", no hidden files, a conservative character set. */
+static bool
+static_path_ok(const char *p)
+{
+	if (*p == '\0' || strlen(p) > 200)
+		return false;
+	for (const char *s = p; *s; s++) {
+		char ch = *s;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '/' || ch == '.' || ch == '-' || ch == '_'))
+			return false;
+		if (ch == '.' && (s == p || s[-1] == '/'))
+			return false;
+	}
+	return true;
+}
+
+static void
+handle_static(struct server *srv, struct evhttp_request *req, const char *path)
+{
+	char file[1024];
+	struct stat st;
+	int fd;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		send_text(req, 405, "Method Not Allowed", "text/plain", "method not allowed\n");
+		return;
+	}
+	if (strcmp(path, "/") == 0)
+		path = "/index.html";
+	if (!static_path_ok(path + 1)) {
+		send_text(req, 404, "Not Found", "text/plain", "not found\n");
+		return;
+	}
+	snprintf(file, sizeof(file), "%s%s", srv->settings.www_dir, path);
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		send_text(req, 404, "Not Found", "text/plain", "not found\n");
+		return;
+	}
+	struct evbuffer *out = evbuffer_new();
+	http_add_security_headers(req);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  content_type(file));
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-cache");
+	evbuffer_add_file(out, fd, 0, st.st_size); /* takes the fd */
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
+static void
+route(struct evhttp_request *req, void *arg)
+{
+	struct server *srv = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+
+	if (path == NULL) {
+		send_text(req, 400, "Bad Request", "text/plain", "bad request\n");
+		return;
+	}
+	if (srv->draining) {
+		send_text(req, 503, "Service Unavailable", "application/json",
+			  "{\"ok\":false,\"error\":{\"code\":\"unavailable\",\"message\":"
+			  "\"the controller is shutting down\"}}\n");
+		return;
+	}
+	if (strncmp(path, "/api/v1/", 8) == 0) {
+		api_json_handle(srv, req, path + 8);
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0) {
+		handle_healthz(srv, req);
+		return;
+	}
+	handle_static(srv, req, path);
+}
+
+bool
+http_start(struct server *srv)
+{
+	char host[256];
+	int port;
+
+	if (!settings_parse_listen(srv->settings.listen, host, sizeof(host), &port))
+		return false;
+	srv->http = evhttp_new(srv->base);
+	if (srv->http == NULL)
+		return false;
+	evhttp_set_bevcb(srv->http, make_tls_bufferevent, srv);
+	evhttp_set_gencb(srv->http, route, srv);
+	evhttp_set_max_headers_size(srv->http, HEADERS_MAX);
+	/*
+	 * evhttp refuses bodies over its own limit with an HTML page; keep it well above ours so
+	 * that over-large API bodies get our JSON error, while still capping memory.
+	 */
+	evhttp_set_max_body_size(srv->http, (ev_ssize_t)srv->settings.max_body_bytes * 4);
+	evhttp_set_timeout(srv->http, HTTP_TIMEOUT_SECONDS);
+	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+						      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	srv->listener = evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port);
+	if (srv->listener == NULL) {
+		log_error("cannot listen on %s: %s", srv->settings.listen, strerror(errno));
+		return false;
+	}
+	log_info("listening on https://%s", srv->settings.listen);
+	return true;
+}
+
+void
+http_stop_listening(struct server *srv)
+{
+	if (srv->listener != NULL) {
+		evhttp_del_accept_socket(srv->http, srv->listener);
+		srv->listener = NULL;
+	}
+}
+
+void
+http_free(struct server *srv)
+{
+	if (srv->http != NULL)
+		evhttp_free(srv->http);
+	srv->http = NULL;
+}

@@ -1,0 +1,335 @@
+/*
+ * webrackd: the webrack controller. Parses the command line, checks and loads the configuration,
+ * applies migrations, and runs the event loop with the HTTPS API until SIGTERM (drain, then exit)
+ * or SIGINT; SIGHUP reloads the reloadable settings.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "api_ops.h"
+#include "bootstrap.h"
+#include "call.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "migrate.h"
+#include "server.h"
+#include "tls.h"
+#include "workq.h"
+
+#define DEFAULT_CONFIG	    WEBRACK_SYSCONFDIR "/webrack/webrackd.conf"
+#define MAINTENANCE_SECONDS 60
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: webrackd [-c FILE] [-d] [-n]\n"
+		     "       webrackd [-c FILE] --migrate\n"
+		     "       webrackd [-c FILE] --create-admin USERNAME   (password from "
+		     "WEBRACK_ADMIN_PASSWORD or stdin)\n"
+		     "       webrackd --dump-api | --help-config | --version | --help\n"
+		     "\n"
+		     "  -c, --config FILE    configuration file (default " DEFAULT_CONFIG ")\n"
+		     "  -n, --check          check the configuration and exit\n"
+		     "  -d, --debug          log at debug level\n"
+		     "      --migrate        apply database migrations and exit\n"
+		     "      --create-admin U create the provider account and admin U (or reset U's "
+		     "password)\n"
+		     "      --dump-api       print the API reference (Markdown) and exit\n"
+		     "      --help-config    list every configuration key with its default\n"
+		     "  -V, --version        print the version\n"
+		     "  -h, --help           this text\n"
+		     "\n"
+		     "Signals: SIGTERM drains requests in flight and exits, SIGHUP reloads the "
+		     "configuration.\n"
+		     "See webrackd(8) and webrackd.conf(5).\n");
+}
+
+void
+server_call_done(struct server *srv)
+{
+	srv->inflight--;
+	if (srv->draining && srv->inflight == 0) {
+		log_info("drained; exiting");
+		event_base_loopexit(srv->base, NULL);
+	}
+}
+
+static void
+on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	log_warn("drain timeout: exiting with %d calls unanswered", srv->inflight);
+	event_base_loopexit(srv->base, NULL);
+}
+
+static void
+on_terminate(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct timeval tv = {srv->settings.drain_timeout, 0};
+
+	if (srv->draining) {
+		log_warn("second signal: exiting now");
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	log_info("%s: draining %d calls in flight (at most %lld s)", strsignal((int)sig),
+		 srv->inflight, srv->settings.drain_timeout);
+	srv->draining = true;
+	http_stop_listening(srv);
+	if (srv->inflight == 0) {
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	srv->drain_timer = evtimer_new(srv->base, on_drain_timeout, srv);
+	evtimer_add(srv->drain_timer, &tv);
+}
+
+static void
+on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct settings fresh;
+	struct config_errors errs = {.out = stderr};
+
+	log_info("SIGHUP: reloading %s", srv->config_file);
+	if (!settings_load(&fresh, srv->config_file, &errs)) {
+		log_error("configuration has %d error(s); keeping the running one", errs.count);
+		settings_free(&fresh);
+		return;
+	}
+	config_apply_reload(settings_table, &srv->settings, &fresh);
+	settings_free(&fresh);
+	log_set_level((enum log_level)srv->settings.log_level);
+	db_set_queue_max(srv->db, (int)srv->settings.db_queue_max);
+	log_info("configuration reloaded");
+}
+
+static void
+maintenance_done(const struct db_result *r, void *arg)
+{
+	if (r->status != DB_OK)
+		log_debug("maintenance skipped: %s", r->message ? r->message : "-");
+}
+
+/* Expired sessions and old login failures serve nobody; keep the tables small. */
+static void
+on_maintenance(evutil_socket_t fd, short what, void *arg)
+{
+	static const char sql[] =
+		"WITH s AS (DELETE FROM sessions WHERE last_seen < now() - make_interval(secs => "
+		"$1::int) OR created_at < now() - make_interval(secs => $2::int)) "
+		"DELETE FROM login_failures WHERE at < now() - make_interval(secs => $3::int)";
+	struct server *srv = arg;
+	char idle[24], absolute[24], window[24];
+	const char *params[] = {call_i64(idle, srv->settings.session_idle_timeout),
+				call_i64(absolute, srv->settings.session_absolute_timeout),
+				call_i64(window, srv->settings.login_window)};
+
+	if (db_is_up(srv->db))
+		db_query(srv->db, sql, 3, params, maintenance_done, NULL);
+}
+
+static void
+ignore_notice(void *arg, const char *message)
+{
+}
+
+static PGconn *
+connect_blocking(const struct settings *s)
+{
+	PGconn *pg = PQconnectdb(s->db);
+
+	if (PQstatus(pg) != CONNECTION_OK) {
+		log_error("cannot connect to PostgreSQL (%s): %s", s->db, PQerrorMessage(pg));
+		PQfinish(pg);
+		return NULL;
+	}
+	PQsetNoticeProcessor(pg, ignore_notice, NULL);
+	return pg;
+}
+
+static char *
+read_admin_password(void)
+{
+	const char *env = getenv("WEBRACK_ADMIN_PASSWORD");
+	char buf[1100];
+
+	if (env != NULL)
+		return strdup(env);
+	if (fgets(buf, sizeof(buf), stdin) == NULL)
+		return NULL;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	char *pw = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return pw;
+}
+
+static int
+run_server(struct server *srv)
+{
+	char why[512];
+	struct event *sigterm, *sigint, *sighup;
+	struct timeval maint = {MAINTENANCE_SECONDS, 0};
+	int rc = 1;
+
+	srv->tls = tls_server_ctx(srv->settings.tls_cert, srv->settings.tls_key, why, sizeof(why));
+	if (srv->tls == NULL) {
+		log_error("tls: %s", why);
+		return 1;
+	}
+	evthread_use_pthreads();
+	srv->base = event_base_new();
+	if (srv->base == NULL)
+		goto out;
+	srv->workq = workq_new(srv->base, (int)srv->settings.workers);
+	srv->db = db_new(srv->base, srv->settings.db, (int)srv->settings.db_pool_size,
+			 (int)srv->settings.db_queue_max);
+	if (srv->workq == NULL || srv->db == NULL || !http_start(srv))
+		goto out;
+
+	sigterm = evsignal_new(srv->base, SIGTERM, on_terminate, srv);
+	sigint = evsignal_new(srv->base, SIGINT, on_terminate, srv);
+	sighup = evsignal_new(srv->base, SIGHUP, on_reload, srv);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	evsignal_add(sighup, NULL);
+	srv->maint_timer = event_new(srv->base, -1, EV_PERSIST, on_maintenance, srv);
+	evtimer_add(srv->maint_timer, &maint);
+
+	log_info("webrackd %s ready", PACKAGE_VERSION);
+	event_base_dispatch(srv->base);
+	rc = 0;
+
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(sighup);
+	event_free(srv->maint_timer);
+	if (srv->drain_timer)
+		event_free(srv->drain_timer);
+out:
+	http_free(srv);
+	workq_free(srv->workq);
+	db_free(srv->db);
+	if (srv->base)
+		event_base_free(srv->base);
+	SSL_CTX_free(srv->tls);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_MIGRATE = 256, OPT_CREATE_ADMIN, OPT_DUMP_API, OPT_HELP_CONFIG };
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, 'n'},
+		{"debug", no_argument, NULL, 'd'},
+		{"migrate", no_argument, NULL, OPT_MIGRATE},
+		{"create-admin", required_argument, NULL, OPT_CREATE_ADMIN},
+		{"dump-api", no_argument, NULL, OPT_DUMP_API},
+		{"help-config", no_argument, NULL, OPT_HELP_CONFIG},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct server srv = {.config_file = DEFAULT_CONFIG};
+	bool check = false, debug = false, migrate_only = false;
+	const char *admin = NULL;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:ndVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			srv.config_file = optarg;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case OPT_MIGRATE:
+			migrate_only = true;
+			break;
+		case OPT_CREATE_ADMIN:
+			admin = optarg;
+			break;
+		case OPT_DUMP_API:
+			api_ops_write_markdown(stdout);
+			return 0;
+		case OPT_HELP_CONFIG:
+			config_print_table(settings_table, stdout);
+			return 0;
+		case 'V':
+			printf("webrackd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	struct config_errors errs = {.out = stderr};
+	if (!settings_load(&srv.settings, srv.config_file, &errs)) {
+		fprintf(stderr, "%s: %d error(s)\n", srv.config_file, errs.count);
+		settings_free(&srv.settings);
+		return 1;
+	}
+	if (check) {
+		printf("%s: configuration OK\n", srv.config_file);
+		settings_free(&srv.settings);
+		return 0;
+	}
+	log_open("webrackd", srv.settings.log_syslog);
+	log_set_level(debug ? LOG_LVL_DEBUG : (enum log_level)srv.settings.log_level);
+	signal(SIGPIPE, SIG_IGN);
+
+	int rc = 1;
+	PGconn *pg = connect_blocking(&srv.settings);
+	if (pg == NULL)
+		goto out;
+	bool migrated = migrate_apply(pg, srv.settings.sql_dir);
+	if (migrated && admin != NULL) {
+		char *pw = read_admin_password();
+		if (pw == NULL) {
+			log_error("no password given (WEBRACK_ADMIN_PASSWORD or stdin)");
+		} else {
+			if (bootstrap_admin(pg, &srv.settings, admin, pw)) {
+				printf("provider admin '%s' ready\n", admin);
+				rc = 0;
+			}
+			explicit_bzero(pw, strlen(pw));
+			free(pw);
+		}
+	}
+	PQfinish(pg);
+	if (!migrated || admin != NULL)
+		goto out;
+	if (migrate_only) {
+		printf("database schema up to date\n");
+		rc = 0;
+		goto out;
+	}
+	rc = run_server(&srv);
+out:
+	settings_free(&srv.settings);
+	return rc;
+}

@@ -1,0 +1,67 @@
+/*
+ * Operation handlers, one group per file (ops_auth.c, ops_account.c, ...), listed here for the
+ * operation table, plus the few helpers the handlers share.
+ */
+#ifndef WEBRACK_OPS_H
+#define WEBRACK_OPS_H
+
+#include "call.h"
+
+/* Reply {"items": [...]} with the elements the caller may see (any privilege in need). */
+void ops_reply_items(struct call *c, json_t *items, uint32_t need);
+/* Reply with the JSON the last statement produced; no row means the object is gone. */
+void ops_reply_object(struct call *c, json_t *obj);
+/* Reply with an object just created or changed: it becomes the task's object. */
+void ops_reply_changed(struct call *c, json_t *obj);
+
+/*
+ * account.manage where shaping an account counts: on its parent (the provider: on itself). The
+ * subject must be the account.
+ */
+bool ops_may_shape_account(struct call *c);
+
+void op_login(struct call *c);
+void op_login_totp(struct call *c);
+void op_logout(struct call *c);
+void op_whoami(struct call *c);
+
+void op_totp_enrol(struct call *c);
+void op_totp_confirm(struct call *c);
+void op_totp_disable(struct call *c);
+
+void op_account_create(struct call *c);
+void op_account_list(struct call *c);
+void op_account_get(struct call *c);
+void op_account_update(struct call *c);
+void op_account_delete(struct call *c);
+
+void op_user_create(struct call *c);
+void op_user_list(struct call *c);
+void op_user_get(struct call *c);
+void op_user_update(struct call *c);
+void op_user_delete(struct call *c);
+void op_user_set_password(struct call *c);
+
+void op_grant(struct call *c);
+void op_revoke(struct call *c);
+void op_grant_list(struct call *c);
+
+void op_token_create(struct call *c);
+void op_token_list(struct call *c);
+void op_token_revoke(struct call *c);
+
+void op_vdc_create(struct call *c);
+void op_vdc_list(struct call *c);
+void op_vdc_get(struct call *c);
+void op_vdc_delete(struct call *c);
+
+void op_vserver_create(struct call *c);
+void op_vserver_list(struct call *c);
+void op_vserver_get(struct call *c);
+void op_vserver_delete(struct call *c);
+
+void op_task_list(struct call *c);
+void op_task_get(struct call *c);
+void op_audit_list(struct call *c);
+
+#endif

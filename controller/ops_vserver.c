@@ -1,0 +1,187 @@
+/*
+ * vDataCenters and vServer records. In this layer a vServer is its definition and its share of
+ * the account quotas; placing it on a node, its disks and its QEMU come with the node agent. The
+ * quota check and the insert are one PL/pgSQL call (wr_vserver_create) that locks the account
+ * path, so concurrent creations cannot overrun a quota together.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "objects.h"
+#include "ops.h"
+#include "server.h"
+
+static void
+vdc_created(struct call *c, json_t *obj)
+{
+	c->subject.type = "vdc";
+	ops_reply_changed(c, obj);
+}
+
+static void
+vdc_create_resolved(struct call *c)
+{
+	static const char sql[] = "INSERT INTO vdcs AS d (account_id, name) VALUES ($1, $2) "
+				  "RETURNING " VDC_JSON;
+	char id[24];
+
+	if (!ops_may_shape_account(c)) {
+		call_fail(c, API_DENIED,
+			  "vDataCenters are assigned by the parent account's admins");
+		return;
+	}
+	const char *params[] = {call_i64(id, c->subject.id), call_arg_str(c, "name")};
+	call_sql_json(c, sql, 2, params, vdc_created);
+}
+
+void
+op_vdc_create(struct call *c)
+{
+	call_resolve(c, "account", call_arg_int(c, "account_id", 0), 0, vdc_create_resolved);
+}
+
+static void
+vdc_listed(struct call *c, json_t *items)
+{
+	ops_reply_items(c, items, PRIV_ACCOUNT_VIEW | PRIV_VSERVER_VIEW);
+}
+
+void
+op_vdc_list(struct call *c)
+{
+	static const char sql[] = "SELECT coalesce(json_agg(" VDC_JSON
+				  "::jsonb || jsonb_build_object('_scope', " SCOPE_JSON(
+					  "a.path", "d.id", "0",
+					  "0") ") ORDER BY d.id), '[]') "
+					       "FROM vdcs d JOIN accounts a ON a.id = d.account_id "
+					       "WHERE a.path @> ARRAY[$1::bigint] AND ($2::bigint "
+					       "IS NULL OR d.account_id = $2)";
+	char acct[24], filter[24];
+	const char *params[] = {call_i64(acct, c->who.account_id),
+				call_arg_text(c, "account_id", filter, sizeof(filter))};
+
+	call_sql_json(c, sql, 2, params, vdc_listed);
+}
+
+static void
+vdc_get_resolved(struct call *c)
+{
+	static const char sql[] = "SELECT " VDC_JSON " FROM vdcs d WHERE d.id = $1";
+	char id[24];
+	const char *params[] = {call_i64(id, c->subject.id)};
+
+	call_sql_json(c, sql, 1, params, ops_reply_object);
+}
+
+void
+op_vdc_get(struct call *c)
+{
+	call_resolve(c, "vdc", call_arg_int(c, "id", 0), 0, vdc_get_resolved);
+}
+
+static void
+vdc_delete_resolved(struct call *c)
+{
+	static const char sql[] = "DELETE FROM vdcs d WHERE d.id = $1 RETURNING " VDC_JSON;
+	char id[24];
+	if (!ops_may_shape_account(c)) {
+		call_fail(c, API_DENIED, "vDataCenters are removed by the parent account's admins");
+		return;
+	}
+	const char *params[] = {call_i64(id, c->subject.id)};
+	call_sql_json(c, sql, 1, params, ops_reply_changed);
+}
+
+void
+op_vdc_delete(struct call *c)
+{
+	call_resolve(c, "vdc", call_arg_int(c, "id", 0), 0, vdc_delete_resolved);
+}
+
+static void
+vserver_created(struct call *c, json_t *obj)
+{
+	c->subject.type = "vserver";
+	ops_reply_changed(c, obj);
+}
+
+static void
+vserver_create_resolved(struct call *c)
+{
+	static const char sql[] =
+		"SELECT " VSERVER_JSON " FROM wr_vserver_create($1, $2, $3, $4, $5, $6) v";
+	char b[5][24];
+	const char *params[] = {call_i64(b[0], c->subject.id),
+				call_arg_text(c, "vdc_id", b[1], 24),
+				call_arg_str(c, "name"),
+				call_arg_text(c, "cores", b[2], 24),
+				call_arg_text(c, "ram_mb", b[3], 24),
+				call_arg_text(c, "disk_gb", b[4], 24)};
+
+	call_sql_json(c, sql, 6, params, vserver_created);
+}
+
+void
+op_vserver_create(struct call *c)
+{
+	call_resolve(c, "account", call_arg_int(c, "account_id", 0), PRIV_VSERVER_EDIT,
+		     vserver_create_resolved);
+}
+
+static void
+vserver_listed(struct call *c, json_t *items)
+{
+	ops_reply_items(c, items, PRIV_VSERVER_VIEW);
+}
+
+void
+op_vserver_list(struct call *c)
+{
+	static const char sql[] =
+		"SELECT coalesce(json_agg(" VSERVER_JSON
+		"::jsonb || jsonb_build_object('_scope', " SCOPE_JSON(
+			"a.path", "v.vdc_id", "v.id",
+			"0") ") ORDER BY v.id), '[]') "
+			     "FROM vservers v JOIN accounts a ON a.id = v.account_id "
+			     "WHERE a.path @> ARRAY[$1::bigint] AND ($2::bigint IS NULL OR "
+			     "v.account_id = $2)";
+	char acct[24], filter[24];
+	const char *params[] = {call_i64(acct, c->who.account_id),
+				call_arg_text(c, "account_id", filter, sizeof(filter))};
+
+	call_sql_json(c, sql, 2, params, vserver_listed);
+}
+
+static void
+vserver_get_resolved(struct call *c)
+{
+	static const char sql[] = "SELECT " VSERVER_JSON " FROM vservers v WHERE v.id = $1";
+	char id[24];
+	const char *params[] = {call_i64(id, c->subject.id)};
+
+	call_sql_json(c, sql, 1, params, ops_reply_object);
+}
+
+void
+op_vserver_get(struct call *c)
+{
+	call_resolve(c, "vserver", call_arg_int(c, "id", 0), 0, vserver_get_resolved);
+}
+
+static void
+vserver_delete_resolved(struct call *c)
+{
+	static const char sql[] = "DELETE FROM vservers v WHERE v.id = $1 RETURNING " VSERVER_JSON;
+	char id[24];
+	const char *params[] = {call_i64(id, c->subject.id)};
+
+	call_sql_json(c, sql, 1, params, ops_reply_changed);
+}
+
+void
+op_vserver_delete(struct call *c)
+{
+	call_resolve(c, "vserver", call_arg_int(c, "id", 0), PRIV_VSERVER_EDIT,
+		     vserver_delete_resolved);
+}

@@ -1,0 +1,38 @@
+/*
+ * The state of one webrackd process: its settings, loop, database pool, worker pool and HTTP
+ * listener. One instance, owned by main(), passed to every module that needs it.
+ */
+#ifndef WEBRACK_SERVER_H
+#define WEBRACK_SERVER_H
+
+#include <stdbool.h>
+
+#include <openssl/ssl.h>
+
+#include "settings.h"
+
+struct event_base;
+struct evhttp;
+struct evhttp_bound_socket;
+struct db;
+struct workq;
+
+struct server {
+	const char *config_file;
+	struct settings settings;
+	struct event_base *base;
+	struct db *db;
+	struct workq *workq;
+	SSL_CTX *tls;
+	struct evhttp *http;
+	struct evhttp_bound_socket *listener;
+	int inflight; /* API calls not yet answered */
+	bool draining;
+	struct event *drain_timer;
+	struct event *maint_timer;
+};
+
+/* Called when an API call finishes; completes a drain when it was the last one. */
+void server_call_done(struct server *srv);
+
+#endif

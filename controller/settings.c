@@ -1,0 +1,146 @@
+/*
+ * The table of webrackd's configuration keys and the checks across keys. Adding a key means one
+ * row here and one member in struct settings; parsing, bounds, -n and reload come for free.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "settings.h"
+#include "tls.h"
+
+#define OFF(m) offsetof(struct settings, m)
+
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+
+const struct config_key settings_table[] = {
+	{"listen", CONFIG_STRING, OFF(listen), "127.0.0.1:8443", 0, 0, NULL, false,
+	 "address:port of the HTTPS listener ([v6]:port for IPv6)"},
+	{"tls_cert", CONFIG_PATH, OFF(tls_cert), NULL, 0, 0, NULL, false,
+	 "PEM certificate (chain) of the HTTPS listener"},
+	{"tls_key", CONFIG_PATH, OFF(tls_key), NULL, 0, 0, NULL, false,
+	 "PEM private key of the certificate"},
+	{"db", CONFIG_STRING, OFF(db), "dbname=webrack", 0, 0, NULL, false,
+	 "libpq connection string of the PostgreSQL database"},
+	{"db_pool_size", CONFIG_INT, OFF(db_pool_size), "4", 1, 64, NULL, false,
+	 "number of PostgreSQL connections"},
+	{"db_queue_max", CONFIG_INT, OFF(db_queue_max), "1000", 1, 100000, NULL, true,
+	 "queries waiting for a connection before callers get 'busy'"},
+	{"log_level", CONFIG_ENUM, OFF(log_level), "info", 0, 0, log_levels, true,
+	 "error, warn, info or debug"},
+	{"log_syslog", CONFIG_BOOL, OFF(log_syslog), "no", 0, 0, NULL, false,
+	 "log to syslog instead of stderr"},
+	{"www_dir", CONFIG_PATH, OFF(www_dir), WEBRACK_DATADIR "/www", 0, 0, NULL, false,
+	 "directory of the portal's static files"},
+	{"sql_dir", CONFIG_PATH, OFF(sql_dir), WEBRACK_DATADIR "/sql", 0, 0, NULL, false,
+	 "directory of the numbered SQL migrations"},
+	{"max_body_bytes", CONFIG_INT, OFF(max_body_bytes), "1048576", 1024, 64 * 1048576LL, NULL,
+	 false, "largest accepted request body"},
+	{"session_idle_timeout", CONFIG_INT, OFF(session_idle_timeout), "1800", 60, 86400, NULL,
+	 true, "seconds of inactivity after which a session ends"},
+	{"session_absolute_timeout", CONFIG_INT, OFF(session_absolute_timeout), "43200", 300,
+	 604800, NULL, true, "seconds after login at which a session ends regardless"},
+	{"login_max_user_failures", CONFIG_INT, OFF(login_max_user_failures), "5", 1, 1000, NULL,
+	 true, "failed logins per username within login_window before throttling"},
+	{"login_max_ip_failures", CONFIG_INT, OFF(login_max_ip_failures), "20", 1, 100000, NULL,
+	 true, "failed logins per client address within login_window before throttling"},
+	{"login_window", CONFIG_INT, OFF(login_window), "900", 10, 86400, NULL, true,
+	 "seconds over which failed logins are counted"},
+	{"argon2_memory_kib", CONFIG_INT, OFF(argon2_memory_kib), "19456", 1024, 4194304, NULL,
+	 true, "argon2id memory cost in KiB (OWASP: 19456); changing it rehashes at next login"},
+	{"argon2_iterations", CONFIG_INT, OFF(argon2_iterations), "2", 1, 100, NULL, true,
+	 "argon2id time cost"},
+	{"argon2_parallelism", CONFIG_INT, OFF(argon2_parallelism), "1", 1, 16, NULL, true,
+	 "argon2id lanes"},
+	{"workers", CONFIG_INT, OFF(workers), "2", 1, 64, NULL, false,
+	 "threads for blocking work (password hashing)"},
+	{"drain_timeout", CONFIG_INT, OFF(drain_timeout), "10", 0, 300, NULL, true,
+	 "seconds SIGTERM waits for requests in flight"},
+	{"totp_issuer", CONFIG_STRING, OFF(totp_issuer), "webrack", 0, 0, NULL, true,
+	 "issuer name shown in authenticator apps"},
+	CONFIG_END,
+};
+
+bool
+settings_parse_listen(const char *listen, char *host, size_t hostlen, int *port)
+{
+	const char *colon, *h = listen;
+	size_t n;
+
+	if (*listen == '[') {
+		const char *close = strchr(listen, ']');
+		if (close == NULL || close[1] != ':')
+			return false;
+		h = listen + 1;
+		n = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (colon == NULL)
+			return false;
+		n = (size_t)(colon - listen);
+	}
+	if (n == 0 || n >= hostlen)
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+
+	char *end;
+	errno = 0;
+	long p = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 1 || p > 65535)
+		return false;
+	*port = (int)p;
+	return true;
+}
+
+static void
+check_readable(struct config_errors *errs, const char *file, const char *key, const char *path)
+{
+	if (path == NULL)
+		config_report(errs, file, 0, "%s is required", key);
+	else if (access(path, R_OK) != 0)
+		config_report(errs, file, 0, "%s: cannot read '%s': %s", key, path,
+			      strerror(errno));
+}
+
+bool
+settings_load(struct settings *s, const char *file, struct config_errors *errs)
+{
+	int before = errs->count;
+	char host[256];
+	int port;
+
+	memset(s, 0, sizeof(*s));
+	if (!config_set_defaults(settings_table, s, errs))
+		return false;
+	if (!config_read_file(settings_table, s, file, errs))
+		return false;
+
+	if (!settings_parse_listen(s->listen, host, sizeof(host), &port))
+		config_report(errs, file, 0, "listen: '%s' is not address:port", s->listen);
+	if (s->session_idle_timeout > s->session_absolute_timeout)
+		config_report(errs, file, 0,
+			      "session_idle_timeout (%lld) is longer than session_absolute_timeout "
+			      "(%lld)",
+			      s->session_idle_timeout, s->session_absolute_timeout);
+	check_readable(errs, file, "tls_cert", s->tls_cert);
+	check_readable(errs, file, "tls_key", s->tls_key);
+	if (errs->count == before) {
+		char why[256];
+		if (!tls_check_pair(s->tls_cert, s->tls_key, why, sizeof(why)))
+			config_report(errs, file, 0, "tls: %s", why);
+	}
+	return errs->count == before;
+}
+
+void
+settings_free(struct settings *s)
+{
+	config_free(settings_table, s);
+}

@@ -1,0 +1,53 @@
+/*
+ * webrackd's settings: the struct every module reads, and the one key table (name, type, default,
+ * bounds, reloadable) that fills it from /etc/webrack/webrackd.conf.
+ */
+#ifndef WEBRACK_SETTINGS_H
+#define WEBRACK_SETTINGS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "conffile.h"
+
+struct settings {
+	char *listen;
+	char *tls_cert;
+	char *tls_key;
+	char *db;
+	long long db_pool_size;
+	long long db_queue_max;
+	int log_level; /* enum log_level */
+	bool log_syslog;
+	char *www_dir;
+	char *sql_dir;
+	long long max_body_bytes;
+	long long session_idle_timeout;
+	long long session_absolute_timeout;
+	long long login_max_user_failures;
+	long long login_max_ip_failures;
+	long long login_window;
+	long long argon2_memory_kib;
+	long long argon2_iterations;
+	long long argon2_parallelism;
+	long long workers;
+	long long drain_timeout;
+	char *totp_issuer;
+};
+
+extern const struct config_key settings_table[];
+
+/*
+ * Defaults, then FILE, then the checks that span several keys (files readable, the certificate
+ * matching its key, timeouts consistent). Errors go to errs; false if there was any.
+ */
+bool settings_load(struct settings *s, const char *file, struct config_errors *errs)
+	__attribute__((warn_unused_result));
+
+void settings_free(struct settings *s);
+
+/* Split "host:port" / "[v6]:port"; host is written into buf. */
+bool settings_parse_listen(const char *listen, char *host, size_t hostlen, int *port)
+	__attribute__((warn_unused_result));
+
+#endif
