@@ -254,6 +254,43 @@ write_choices(FILE *out, const char *const *choices)
 	fputs(")", out);
 }
 
+/* A request body with every required parameter, for the reference's examples. */
+static void
+write_example(FILE *out, const struct op *op)
+{
+	bool first = true;
+
+	fprintf(out, "Example:\n\n```\ncurl -X POST https://HOST:8443/api/v1/%s \\\n"
+		     "     -H 'Authorization: Bearer wrt_...' -d '{",
+		op->name);
+	for (const struct param *p = op->params; p->name != NULL; p++) {
+		if (!p->required)
+			continue;
+		fprintf(out, "%s\"%s\": ", first ? "" : ", ", p->name);
+		first = false;
+		switch (p->type) {
+		case PARAM_INT:
+			fprintf(out, "%lld", p->min > 1 ? p->min : 1);
+			break;
+		case PARAM_BOOL:
+			fputs("true", out);
+			break;
+		case PARAM_ENUM:
+			fprintf(out, "\"%s\"", p->choices[0]);
+			break;
+		case PARAM_ENUMSET:
+			fprintf(out, "[\"%s\"]", p->choices[0]);
+			break;
+		case PARAM_STRING:
+		case PARAM_SECRET:
+			fputs(strcmp(p->name, "code") == 0 ? "\"123456\"" : "\"example-text\"",
+			      out);
+			break;
+		}
+	}
+	fputs("}'\n```\n\n", out);
+}
+
 void
 api_ops_write_markdown(FILE *out)
 {
@@ -289,5 +326,6 @@ api_ops_write_markdown(FILE *out)
 			fputs("\n", out);
 		}
 		fprintf(out, "Result: %s.\n\n", op->result);
+		write_example(out, op);
 	}
 }

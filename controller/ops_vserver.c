@@ -103,6 +103,9 @@ static void
 vserver_created(struct call *c, json_t *obj)
 {
 	c->subject.type = "vserver";
+	/* File the creation under the new vServer too, so its own grantees see it in the log. */
+	if (obj != NULL)
+		c->subject.vserver_id = json_integer_value(json_object_get(obj, "id"));
 	ops_reply_changed(c, obj);
 }
 
