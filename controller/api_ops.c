@@ -260,8 +260,9 @@ write_example(FILE *out, const struct op *op)
 {
 	bool first = true;
 
-	fprintf(out, "Example:\n\n```\ncurl -X POST https://HOST:8443/api/v1/%s \\\n"
-		     "     -H 'Authorization: Bearer wrt_...' -d '{",
+	fprintf(out,
+		"Example:\n\n```\ncurl -X POST https://HOST:8443/api/v1/%s \\\n"
+		"     -H 'Authorization: Bearer wrt_...' -d '{",
 		op->name);
 	for (const struct param *p = op->params; p->name != NULL; p++) {
 		if (!p->required)

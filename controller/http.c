@@ -147,7 +147,10 @@ handle_static(struct server *srv, struct evhttp_request *req, const char *path)
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  content_type(file));
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-cache");
-	evbuffer_add_file(out, fd, 0, st.st_size); /* takes the fd */
+	if (st.st_size > 0)
+		evbuffer_add_file(out, fd, 0, st.st_size); /* takes the fd */
+	else
+		close(fd); /* evbuffer cannot map an empty file */
 	evhttp_send_reply(req, 200, "OK", out);
 	evbuffer_free(out);
 }

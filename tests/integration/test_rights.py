@@ -35,9 +35,11 @@ def test_colleague_on_one_vserver(stack, tree):
 
     try:
         users = colleague.api.items("user-list")
-        assert users == [], users
+        # nothing but (at most) itself: every user may read itself
+        assert w.ids(users) <= {colleague.id}, users
     except w.ApiError as e:
         assert_err(e, "denied", 403)
+    assert_err(colleague.api.err("user-get", id=admin_id(tree)), "not_found", 404)
 
     # cannot grant anything on the vServer it uses, nor on the account
     e = colleague.api.err("grant", user_id=other.id, scope_type="vserver", scope_id=v1["id"],
@@ -61,8 +63,11 @@ def test_colleague_on_one_vserver(stack, tree):
     # task log: only v1's tasks
     tasks = colleague.api.items("task-list", limit=100)
     assert tasks, "the colleague should see v1's creation task"
+    assert any((t["object_type"], t["object_id"]) == ("vserver", v1["id"]) for t in tasks)
     for t in tasks:
-        assert (t["object_type"], t["object_id"]) == ("vserver", v1["id"]), t
+        # v1's own tasks, and the grant given on v1
+        assert (t["object_type"], t["object_id"]) in (("vserver", v1["id"]),
+                                                      ("grant", g["id"])), t
     all_tasks = admin.items("task-list", limit=100)
     assert any(t["object_id"] == v2["id"] and t["object_type"] == "vserver" for t in all_tasks)
 
@@ -70,6 +75,10 @@ def test_colleague_on_one_vserver(stack, tree):
     admin.call("revoke", id=g["id"])
     assert colleague.api.items("vserver-list") == []
     assert_err(colleague.api.err("vserver-get", id=v1["id"]), "not_found", 404)
+
+
+def admin_id(tree):
+    return tree.cadmin.id
 
 
 def test_vdc_scoped_grant(stack, tree):
@@ -106,7 +115,6 @@ def test_no_escalation(stack, tree):
     assert_err(viewer.api.err("user-create", account_id=cid, username=uniq("u"),
                               password=w.new_password()), "denied", 403)
     assert_err(op.api.err("account-update", id=cid, quota_cores=1), "denied", 403)
-    assert_err(op.api.err("audit-list", limit=10), "denied", 403)
     # the operator can edit vServers; the viewer cannot
     vs = make_vserver(op.api, cid)
     assert_err(viewer.api.err("vserver-create", account_id=cid, name=uniq("v"), cores=1,
@@ -118,10 +126,48 @@ def test_no_escalation(stack, tree):
                                    scope_id=tree.reseller["id"], role="viewer"),
                "not_found", 404)
     assert_err(tree.cadmin.api.err("account-update", id=cid, quota_cores=1000), "denied", 403)
-    # a user cannot raise its own rights by user-update
+    # a user cannot raise its own rights by user-update, nor move itself
     op.api.call("user-update", id=op.id, display_name="me")
     assert {g["role"] for g in tree.cadmin.api.items("grant-list", user_id=op.id)} == \
         {"operator"}
+    for extra in (dict(role="admin"), dict(account_id=tree.reseller["id"])):
+        e = op.api.err("user-update", id=op.id, **extra)
+        assert e.code in ("invalid", "denied"), e
+        e = tree.cadmin.api.err("user-update", id=tree.cadmin.id, **extra)
+        assert e.code in ("invalid", "denied"), e
+    assert tree.radmin.api.call("user-get", id=tree.cadmin.id)["account_id"] == cid
+    # a reseller admin cannot make itself (or its users) provider admin
+    pid = tree.reseller["parent_id"]
+    assert_err(tree.radmin.api.err("grant", user_id=tree.radmin.id, scope_type="account",
+                                   scope_id=pid, role="admin"), "not_found", 404)
+    assert {g["scope_id"] for g in tree.radmin.api.items("grant-list",
+                                                          user_id=tree.radmin.id)} == \
+        {tree.reseller["id"]}
+
+
+def test_vserver_admin_stays_on_its_vserver(stack, tree):
+    cid = tree.customer["id"]
+    admin = tree.cadmin.api
+    v1 = make_vserver(admin, cid)
+    v2 = make_vserver(admin, cid)
+    boss = make_user(stack, admin, cid)
+    other = make_user(stack, admin, cid, login=False)
+    admin.call("grant", user_id=boss.id, scope_type="vserver", scope_id=v1["id"], role="admin")
+    # user.manage on v1 only: nothing on the account or on v2
+    for scope_type, scope_id in (("account", cid), ("vserver", v2["id"])):
+        for uid in (boss.id, other.id):
+            e = boss.api.err("grant", user_id=uid, scope_type=scope_type, scope_id=scope_id,
+                             role="viewer")
+            # refused for the grantee (no user.manage on the account's users) or for
+            # the scope (invisible): either way before looking at the other
+            assert e.code in ("denied", "not_found"), e
+    assert {(g["scope_type"], g["scope_id"]) for g in admin.items("grant-list",
+                                                                  user_id=boss.id)} == \
+        {("vserver", v1["id"])}
+    assert admin.items("grant-list", user_id=other.id) == []
+    assert_err(boss.api.err("account-update", id=cid, quota_cores=1), "not_found", 404)
+    assert_err(boss.api.err("user-create", account_id=cid, username=uniq("u"),
+                            password=w.new_password()), "not_found", 404)
 
 
 def test_grant_scope_outside_grantee_subtree(stack, tree):

@@ -232,9 +232,20 @@ def test_user_update_and_delete(stack, tree):
     u.api.call("user-set-password", id=u.id, password=newpw, old_password=u.password)
     a = stack.api()
     a.login(u.username, newpw)
+    # an admin (user.manage) sets it without the old one
+    adminpw = w.new_password()
+    tree.cadmin.api.call("user-set-password", id=u.id, password=adminpw)
+    assert_err(stack.api().err("login", username=u.username, password=newpw),
+               "unauthenticated", 401)
+    stack.api().login(u.username, adminpw)
+    # a colleague without user.manage cannot
+    peer = make_user(stack, tree.cadmin.api, tree.customer["id"], role="operator")
+    assert_err(peer.api.err("user-set-password", id=u.id, password=w.new_password()),
+               "denied", 403)
+    stack.api().login(u.username, adminpw)
     tree.cadmin.api.call("user-delete", id=u.id)
     assert_err(tree.cadmin.api.err("user-get", id=u.id), "not_found", 404)
-    assert_err(stack.api().err("login", username=u.username, password=newpw),
+    assert_err(stack.api().err("login", username=u.username, password=adminpw),
                "unauthenticated", 401)
     # a deleted user's session is gone too
     assert_err(a.err("whoami"), "unauthenticated", 401)

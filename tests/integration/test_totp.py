@@ -100,6 +100,10 @@ def test_login_with_totp_parameter(stack, tree):
     step = w.fresh_step()
     secret = enrol(u, step - 1)
     a = stack.api()
+    # outside the +-1 step window
+    e = a.err("login", username=u.username, password=u.password,
+              totp=totp_code(secret, step + 3))
+    assert_err(e, "unauthenticated", 401)
     r = a.login(u.username, u.password, totp=totp_code(secret, step))
     assert r["totp_required"] is False
     a.call("account-list")

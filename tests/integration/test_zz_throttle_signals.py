@@ -17,7 +17,7 @@ LIMITS = dict(login_max_user_failures=5, login_max_ip_failures=12, login_window=
 def own_stack(request):
     conf = dict(LIMITS)
     conf.update(getattr(request.function, "stack_conf", {}))
-    st = w.Stack(request.node.name[:20], **conf)
+    st = w.Stack(request.node.name[5:13], **conf)  # short: unix socket path limit
     st.start()
     yield st
     st.stop(check=True)
