@@ -19,6 +19,11 @@ void ops_reply_changed(struct call *c, json_t *obj);
  * subject must be the account.
  */
 bool ops_may_shape_account(struct call *c);
+/*
+ * Before creating an object inside the resolved container: name the task after the new object,
+ * so that a failed creation (quota, duplicate) is logged as what the user tried to create.
+ */
+void ops_subject_new(struct call *c, const char *type, const char *name);
 
 void op_login(struct call *c);
 void op_login_totp(struct call *c);

@@ -37,6 +37,7 @@ create_in_parent(struct call *c)
 		call_arg_text(c, "quota_vservers", b[4], 24),
 		call_arg_text(c, "require_2fa", b[5], 24),
 	};
+	ops_subject_new(c, "account", call_arg_str(c, "name"));
 	call_sql_json(c, sql, 8, params, account_inserted);
 }
 

@@ -56,3 +56,11 @@ ops_may_shape_account(struct call *c)
 
 	return (call_privs(c, s->path, n, 0, 0) & PRIV_ACCOUNT_MANAGE) != 0;
 }
+
+void
+ops_subject_new(struct call *c, const char *type, const char *name)
+{
+	c->subject.type = type;
+	c->subject.id = 0;
+	snprintf(c->subject.name, sizeof(c->subject.name), "%s", name ? name : "");
+}

@@ -53,6 +53,7 @@ create_hashed(struct call *c, const char *hash)
 				call_arg_str(c, "role"),
 				call_i64(by, c->who.user_id)};
 
+	ops_subject_new(c, "user", call_arg_str(c, "username"));
 	call_sql_json(c, sql, 7, params, user_inserted);
 }
 

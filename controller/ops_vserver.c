@@ -32,6 +32,7 @@ vdc_create_resolved(struct call *c)
 		return;
 	}
 	const char *params[] = {call_i64(id, c->subject.id), call_arg_str(c, "name")};
+	ops_subject_new(c, "vdc", call_arg_str(c, "name"));
 	call_sql_json(c, sql, 2, params, vdc_created);
 }
 
@@ -122,6 +123,7 @@ vserver_create_resolved(struct call *c)
 				call_arg_text(c, "ram_mb", b[3], 24),
 				call_arg_text(c, "disk_gb", b[4], 24)};
 
+	ops_subject_new(c, "vserver", call_arg_str(c, "name"));
 	call_sql_json(c, sql, 6, params, vserver_created);
 }
 

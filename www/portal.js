@@ -94,6 +94,7 @@
 	/* ---------- error and notice bars ---------- */
 
 	function showError(msg) {
+		show($('notice-bar'), false);
 		$('error-text').textContent = msg;
 		show($('error-bar'), true);
 	}
@@ -189,6 +190,12 @@
 		$('login-password').value = '';
 		$('totp-code').value = '';
 		$('enrol-code').value = '';
+		/* nothing of the previous user stays in the page */
+		document.querySelectorAll('table.grid tbody').forEach(clear);
+		show($('token-secret-box'), false);
+		$('token-secret').textContent = '';
+		show($('sec-enrol'), false);
+		$('sec-secret').textContent = '';
 		authView('login');
 	}
 
@@ -235,18 +242,19 @@
 			$('hdr-account').textContent = me.account.name;
 			$('hdr-account-type').textContent = me.account.type;
 
-			show($('login-view'), false);
-			show($('app-header'), true);
-			show($('app-view'), true);
-			show($('foot'), true);
-
 			setupTabs();
 			show($('vserver-form'), hasPriv('vserver.edit'));
 			show($('account-form'), hasPriv('account.manage') && me.account.type !== 'customer');
 			show($('user-form'), hasPriv('user.manage'));
 			fillTokenPrivs();
-			var first = visibleTabs()[0];
-			return loadAccounts().then(function () { selectTab(first); });
+			/* the account names are needed by every table: load them first */
+			return loadAccounts().then(function () {
+				show($('login-view'), false);
+				show($('app-header'), true);
+				show($('app-view'), true);
+				show($('foot'), true);
+				return selectTab(visibleTabs()[0]);
+			});
 		});
 	}
 
@@ -567,7 +575,7 @@
 				var tr = el('tr', { data: { id: String(t.id), test: 'task-row' } });
 				tr.appendChild(td(t.type || t.object_type || ''));
 				tr.appendChild(td(t.object_name || (t.object_id ? '#' + t.object_id : ''), 'strong'));
-				var act = td('');
+				var act = td('', 'nowrap');
 				act.appendChild(el('span', { text: t.action }));
 				act.appendChild(document.createTextNode(' '));
 				act.appendChild(el('span', { text: '(' + (t.username || 'system') + ')', cls: 'muted' }));

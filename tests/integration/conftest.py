@@ -1,6 +1,13 @@
 """Fixtures of the integration tests: one shared stack (private PostgreSQL +
 webrackd) for the session; modules that disturb the daemon (throttling,
-signals, PostgreSQL outage) build their own stack with webrack_it.Stack."""
+signals, PostgreSQL outage) build their own stack with webrack_it.Stack.
+
+Run from the repository root after the build:
+    /usr/bin/python3 -m pytest tests/integration -q
+Environment: WEBRACKD (binary, default controller/webrackd), PGCLUSTER
+(default scripts/pgcluster), WEBRACK_KEEP_TEST_DIRS=1 keeps var/test/<stack>
+(config, logs, cluster) for a post-mortem. A failing test shows the tail of
+webrackd's log in its report."""
 
 import pytest
 

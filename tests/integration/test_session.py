@@ -151,3 +151,30 @@ def test_disabled_user_and_account(stack, tree):
     tree.cadmin.api.call("user-update", id=u.id, enabled=True)
     u.api.login(u.username, u.password)
     u.api.call("whoami")
+
+
+def _age_session(stack, user_id, column, seconds):
+    with stack.db() as conn, conn.cursor() as cur:
+        cur.execute(f"UPDATE sessions SET {column} = {column} - make_interval(secs => %s) "
+                    "WHERE user_id = %s", (seconds, user_id))
+        assert cur.rowcount == 1
+    conn.close()
+
+
+def test_session_idle_timeout(stack, tree):
+    u = make_user(stack, tree.cadmin.api, tree.customer["id"], role="viewer")
+    u.api.call("whoami")
+    idle = int(stack.conf["session_idle_timeout"])
+    _age_session(stack, u.id, "last_seen", idle - 120)
+    u.api.call("whoami")  # still inside the idle window, and this refreshes it
+    _age_session(stack, u.id, "last_seen", idle + 60)
+    assert_err(u.api.err("whoami"), "unauthenticated", 401)
+
+
+def test_session_absolute_timeout(stack, tree):
+    u = make_user(stack, tree.cadmin.api, tree.customer["id"], role="viewer")
+    u.api.call("whoami")
+    absolute = int(stack.conf["session_absolute_timeout"])
+    # active all the time (last_seen fresh), but logged in too long ago
+    _age_session(stack, u.id, "created_at", absolute + 60)
+    assert_err(u.api.err("whoami"), "unauthenticated", 401)

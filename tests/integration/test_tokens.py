@@ -144,3 +144,17 @@ def test_token_of_colleague_is_private(stack, tree):
     e = tree.cadmin.api.err("token-revoke", id=r["token"]["id"])
     assert_err(e, "not_found", 404)
     stack.api(token=r["secret"]).call("whoami")
+
+
+def test_expired_token(stack, tree):
+    # expires_days is at least 1: age the row in the database instead of waiting
+    r = tree.cadmin.api.call("token-create", name=uniq("t"), expires_days=1)
+    b = stack.api(token=r["secret"])
+    b.call("whoami")
+    with stack.db() as conn, conn.cursor() as cur:
+        cur.execute("UPDATE api_tokens SET expires_at = now() - interval '1 minute' "
+                    "WHERE id = %s", (r["token"]["id"],))
+        assert cur.rowcount == 1
+    conn.close()
+    assert_err(b.err("whoami"), "unauthenticated", 401)
+    assert_err(b.err("account-list"), "unauthenticated", 401)

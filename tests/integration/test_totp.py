@@ -90,9 +90,9 @@ def test_login_flow_and_replay(stack, tree):
         assert x.login(u.username, u.password)["totp_required"] is True
         assert_err(x.err("login-totp", code=totp_code(secret, s)), "unauthenticated", 401)
         assert_err(x.err("account-list"), "unauthenticated", 401)
-    # the first pending session a is still pending
+    # the first pending session a is still pending, and its token is not b's
     assert_err(a.err("account-list"), "unauthenticated", 401)
-    del pending_csrf
+    assert pending_csrf != b.csrf
 
 
 def test_login_with_totp_parameter(stack, tree):
