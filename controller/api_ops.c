@@ -175,8 +175,9 @@ const struct op api_ops[] = {
 	{"login-totp", "Complete a login with the second factor; rotates the session",
 	 OP_PENDING_OK | OP_NO_CSRF, p_code, "user, csrf_token", op_login_totp},
 	{"logout", "End the session", OP_PENDING_OK | OP_ENROL_OK, p_none, "{}", op_logout},
-	{"whoami", "The caller: user, account, grants, privileges", OP_PENDING_OK | OP_ENROL_OK | OP_NO_CSRF,
-	 p_none, "user, account, grants, auth, account_privileges", op_whoami},
+	{"whoami", "The caller: user, account, grants, privileges",
+	 OP_PENDING_OK | OP_ENROL_OK | OP_NO_CSRF, p_none,
+	 "user, account, grants, auth, account_privileges", op_whoami},
 
 	{"totp-enrol", "Start TOTP enrolment: secret, otpauth URI and QR code", M | OP_ENROL_OK,
 	 p_none, "otpauth_uri, secret_base32, qr_png_base64", op_totp_enrol},
