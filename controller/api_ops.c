@@ -173,7 +173,7 @@ const struct op api_ops[] = {
 	 OP_PUBLIC | OP_NO_CSRF, p_login, "user, csrf_token, totp_required, totp_enrol_required",
 	 op_login},
 	{"login-totp", "Complete a login with the second factor; rotates the session",
-	 OP_PENDING_OK | OP_NO_CSRF, p_code, "user, csrf_token", op_login_totp},
+	 OP_PENDING_OK, p_code, "user, csrf_token", op_login_totp},
 	{"logout", "End the session", OP_PENDING_OK | OP_ENROL_OK, p_none, "{}", op_logout},
 	{"whoami", "The caller: user, account, grants, privileges",
 	 OP_PENDING_OK | OP_ENROL_OK | OP_NO_CSRF, p_none,

@@ -301,3 +301,40 @@ call_filter_list(struct call *c, json_t *items, uint32_t need)
 	json_decref(items);
 	return out;
 }
+
+static void
+append_id(char *buf, size_t len, int64_t id)
+{
+	size_t used = strlen(buf);
+
+	if (used + 24 < len)
+		snprintf(buf + used, len - used, "%s%" PRId64, used > 1 ? "," : "", id);
+}
+
+bool
+call_scopes_with(const struct call *c, uint32_t priv, char *accounts, char *vdcs, char *vservers,
+		 size_t len)
+{
+	bool any = false;
+
+	snprintf(accounts, len, "{");
+	snprintf(vdcs, len, "{");
+	snprintf(vservers, len, "{");
+	if ((c->who.token_mask & priv) == 0)
+		goto out;
+	for (size_t i = 0; i < c->who.ngrants; i++) {
+		const struct grant *g = &c->who.grants[i];
+		if ((rights_role_privs(g->role) & priv) == 0)
+			continue;
+		any = true;
+		append_id(g->scope_type == SCOPE_ACCOUNT ? accounts
+			  : g->scope_type == SCOPE_VDC	 ? vdcs
+							 : vservers,
+			  len, g->scope_id);
+	}
+out:
+	strncat(accounts, "}", len - strlen(accounts) - 1);
+	strncat(vdcs, "}", len - strlen(vdcs) - 1);
+	strncat(vservers, "}", len - strlen(vservers) - 1);
+	return any;
+}

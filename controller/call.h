@@ -139,6 +139,14 @@ uint32_t call_privs(const struct call *c, const int64_t *path, size_t n, int64_t
 		    int64_t vserver);
 
 /*
+ * The scopes on which the caller holds priv, as PostgreSQL bigint[] literals (account, vdc and
+ * vserver ids), so that a log query can narrow to exactly those rows and page in SQL. Returns
+ * false when there is none.
+ */
+bool call_scopes_with(const struct call *c, uint32_t priv, char *accounts, char *vdcs,
+		      char *vservers, size_t len);
+
+/*
  * Filter a list of objects by rights: every element carries "_scope": {path, vdc, vserver,
  * user}; kept when keep(privs, element) says so, and "_scope" is removed.
  */

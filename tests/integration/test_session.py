@@ -1,5 +1,6 @@
 """Cookie sessions: attributes, CSRF, logout, session id rotation."""
 
+import webrack_it as w
 from webrack_it import assert_err, make_user, uniq
 
 
@@ -49,7 +50,7 @@ def test_csrf_required(stack, tree):
     # no header
     r = api.call_raw("vserver-create", params, csrf=None)
     assert r.status_code == 403 and r.json()["error"]["code"] == "denied", r.text
-    r = api.call_raw("whoami", {}, csrf=None)
+    r = api.call_raw("account-list", {}, csrf=None)
     assert r.status_code == 403 and r.json()["error"]["code"] == "denied", r.text
     # empty and random header
     r = api.call_raw("vserver-create", params, csrf="")
@@ -70,6 +71,26 @@ def test_csrf_required(stack, tree):
     # with the right token it works
     api.call("vserver-create", **params)
     assert name in {v["name"] for v in api.items("vserver-list", account_id=cid)}
+
+
+def test_csrf_whoami_restores_token_login_totp_needs_it(stack, tree):
+    """whoami is the one read-only call allowed without the header: it is how the portal gets
+    its CSRF token back after a page reload. It must return exactly the session's token, and
+    changes nothing. login-totp, like every other cookie call, needs the header."""
+    u = make_user(stack, tree.cadmin.api, tree.customer["id"], role="viewer")
+    r = u.api.call_raw("whoami", {}, csrf=None)
+    assert r.status_code == 200, r.text
+    assert r.json()["result"]["csrf_token"] == u.api.csrf
+    step = w.fresh_step()
+    en = u.api.call("totp-enrol")
+    u.api.call("totp-confirm", code=w.totp_code(en["secret_base32"], step - 1))
+    a = stack.api()
+    assert a.login(u.username, u.password)["totp_required"] is True
+    r = a.call_raw("login-totp", dict(code=w.totp_code(en["secret_base32"], step)), csrf=None)
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "denied"), r.text
+    # The code was not consumed by the refused call: with the header it still works.
+    r = a.call_raw("login-totp", dict(code=w.totp_code(en["secret_base32"], step)))
+    assert r.status_code == 200, r.text
 
 
 def test_bearer_needs_no_csrf(stack, tree):
