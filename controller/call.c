@@ -152,6 +152,15 @@ call_sql_json(struct call *c, const char *sql, int n, const char *const *params,
 	sql_start(c, sql, n, params, NULL, next);
 }
 
+void
+call_sql_json_id(struct call *c, const char *sql, int64_t id, call_json_fn next)
+{
+	char buf[24];
+	const char *params[] = {call_i64(buf, id)};
+
+	call_sql_json(c, sql, 1, params, next);
+}
+
 const char *
 call_arg_str(struct call *c, const char *name)
 {

@@ -115,6 +115,9 @@ void call_sql(struct call *c, const char *sql, int n, const char *const *params,
 void call_sql_json(struct call *c, const char *sql, int n, const char *const *params,
 		   call_json_fn next);
 
+/* The most common statement: one whose only parameter $1 is an object id. */
+void call_sql_json_id(struct call *c, const char *sql, int64_t id, call_json_fn next);
+
 /* Arguments, already schema-checked. */
 const char *call_arg_str(struct call *c, const char *name); /* NULL if absent or null */
 bool call_arg_has(struct call *c, const char *name);

@@ -9,6 +9,11 @@
 
 /* Reply {"items": [...]} with the elements the caller may see (any privilege in need). */
 void ops_reply_items(struct call *c, json_t *items, uint32_t need);
+/*
+ * List objects of the caller's own account subtree: sql gets $1 = the caller's account id and
+ * $2 = the optional filter argument filter_arg; rows carry "_scope" and are filtered by need.
+ */
+void ops_list_subtree(struct call *c, const char *sql, const char *filter_arg, uint32_t need);
 /* Reply with the JSON the last statement produced; no row means the object is gone. */
 void ops_reply_object(struct call *c, json_t *obj);
 /* Reply with an object just created or changed: it becomes the task's object. */

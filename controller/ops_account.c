@@ -48,12 +48,6 @@ op_account_create(struct call *c)
 		     create_in_parent);
 }
 
-static void
-listed(struct call *c, json_t *items)
-{
-	ops_reply_items(c, items, PRIV_ACCOUNT_VIEW);
-}
-
 void
 op_account_list(struct call *c)
 {
@@ -63,21 +57,14 @@ op_account_list(struct call *c)
 			"a.path", "0", "0", "0") ") ORDER BY a.id), '[]') FROM accounts a "
 						 "WHERE a.path @> ARRAY[$1::bigint] AND "
 						 "($2::bigint IS NULL OR a.parent_id = $2)";
-	char acct[24], parent[24];
-	const char *params[] = {call_i64(acct, c->who.account_id),
-				call_arg_text(c, "parent_id", parent, sizeof(parent))};
-
-	call_sql_json(c, sql, 2, params, listed);
+	ops_list_subtree(c, sql, "parent_id", PRIV_ACCOUNT_VIEW);
 }
 
 static void
 get_resolved(struct call *c)
 {
 	static const char sql[] = "SELECT " ACCOUNT_JSON " FROM accounts a WHERE a.id = $1";
-	char id[24];
-	const char *params[] = {call_i64(id, c->subject.id)};
-
-	call_sql_json(c, sql, 1, params, ops_reply_object);
+	call_sql_json_id(c, sql, c->subject.id, ops_reply_object);
 }
 
 void

@@ -290,10 +290,7 @@ login_totp_not_throttled(struct call *c)
 		"SELECT json_build_object('public', " USER_JSON ", 'totp_secret', u.totp_secret, "
 		"'totp_last_step', u.totp_last_step) FROM users u WHERE u.id = $1 AND "
 		"u.totp_enabled";
-	char uid[24];
-	const char *params[] = {call_i64(uid, c->who.user_id)};
-
-	call_sql_json(c, sql, 1, params, totp_row_loaded);
+	call_sql_json_id(c, sql, c->who.user_id, totp_row_loaded);
 }
 
 void
@@ -366,8 +363,5 @@ op_whoami(struct call *c)
 		"'grants', coalesce((SELECT json_agg(" GRANT_JSON " ORDER BY g.id) FROM grants g "
 		"WHERE g.user_id = u.id), '[]')) "
 		"FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.id = $1";
-	char uid[24];
-	const char *params[] = {call_i64(uid, c->who.user_id)};
-
-	call_sql_json(c, sql, 1, params, whoami_loaded);
+	call_sql_json_id(c, sql, c->who.user_id, whoami_loaded);
 }

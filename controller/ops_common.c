@@ -64,3 +64,21 @@ ops_subject_new(struct call *c, const char *type, const char *name)
 	c->subject.id = 0;
 	snprintf(c->subject.name, sizeof(c->subject.name), "%s", name ? name : "");
 }
+
+static void
+subtree_listed(struct call *c, json_t *items)
+{
+	ops_reply_items(c, items, c->resolving.need);
+}
+
+void
+ops_list_subtree(struct call *c, const char *sql, const char *filter_arg, uint32_t need)
+{
+	char acct[24], filter[24];
+	const char *params[] = {call_i64(acct, c->who.account_id),
+				filter_arg ? call_arg_text(c, filter_arg, filter, sizeof(filter))
+					   : NULL};
+
+	c->resolving.need = need;
+	call_sql_json(c, sql, 2, params, subtree_listed);
+}

@@ -87,22 +87,13 @@ static void
 revoke_resolved(struct call *c)
 {
 	static const char sql[] = "DELETE FROM grants g WHERE g.id = $1 RETURNING " GRANT_JSON;
-	char id[24];
-	const char *params[] = {call_i64(id, c->subject.id)};
-
-	call_sql_json(c, sql, 1, params, ops_reply_changed);
+	call_sql_json_id(c, sql, c->subject.id, ops_reply_changed);
 }
 
 void
 op_revoke(struct call *c)
 {
 	call_resolve(c, "grant", call_arg_int(c, "id", 0), PRIV_USER_MANAGE, revoke_resolved);
-}
-
-static void
-listed(struct call *c, json_t *items)
-{
-	ops_reply_items(c, items, PRIV_USER_MANAGE);
 }
 
 void
@@ -116,9 +107,5 @@ op_grant_list(struct call *c)
 						  "JOIN accounts a ON a.id = u.account_id "
 						  "WHERE a.path @> ARRAY[$1::bigint] AND "
 						  "($2::bigint IS NULL OR g.user_id = $2)";
-	char acct[24], uid[24];
-	const char *params[] = {call_i64(acct, c->who.account_id),
-				call_arg_text(c, "user_id", uid, sizeof(uid))};
-
-	call_sql_json(c, sql, 2, params, listed);
+	ops_list_subtree(c, sql, "user_id", PRIV_USER_MANAGE);
 }

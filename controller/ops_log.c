@@ -52,10 +52,7 @@ static void
 task_get_resolved(struct call *c)
 {
 	static const char sql[] = "SELECT " TASK_JSON " FROM tasks k WHERE k.id = $1";
-	char id[24];
-	const char *params[] = {call_i64(id, c->subject.id)};
-
-	call_sql_json(c, sql, 1, params, ops_reply_object);
+	call_sql_json_id(c, sql, c->subject.id, ops_reply_object);
 }
 
 void

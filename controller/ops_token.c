@@ -78,10 +78,7 @@ op_token_list(struct call *c)
 	static const char sql[] =
 		"SELECT coalesce(json_agg(" TOKEN_JSON " ORDER BY t.id), '[]') FROM api_tokens t "
 		"WHERE t.user_id = $1 AND t.revoked_at IS NULL AND t.expires_at > now()";
-	char uid[24];
-	const char *params[] = {call_i64(uid, c->who.user_id)};
-
-	call_sql_json(c, sql, 1, params, listed);
+	call_sql_json_id(c, sql, c->who.user_id, listed);
 }
 
 static void

@@ -81,12 +81,6 @@ op_user_create(struct call *c)
 		     create_resolved);
 }
 
-static void
-listed(struct call *c, json_t *items)
-{
-	ops_reply_items(c, items, PRIV_USER_MANAGE | PRIV_ACCOUNT_VIEW);
-}
-
 void
 op_user_list(struct call *c)
 {
@@ -98,21 +92,14 @@ op_user_list(struct call *c)
 				"FROM users u JOIN accounts a ON a.id = u.account_id "
 				"WHERE a.path @> ARRAY[$1::bigint] AND ($2::bigint IS NULL OR "
 				"u.account_id = $2)";
-	char acct[24], filter[24];
-	const char *params[] = {call_i64(acct, c->who.account_id),
-				call_arg_text(c, "account_id", filter, sizeof(filter))};
-
-	call_sql_json(c, sql, 2, params, listed);
+	ops_list_subtree(c, sql, "account_id", PRIV_USER_MANAGE | PRIV_ACCOUNT_VIEW);
 }
 
 static void
 get_resolved(struct call *c)
 {
 	static const char sql[] = "SELECT " USER_JSON " FROM users u WHERE u.id = $1";
-	char id[24];
-	const char *params[] = {call_i64(id, c->subject.id)};
-
-	call_sql_json(c, sql, 1, params, ops_reply_object);
+	call_sql_json_id(c, sql, c->subject.id, ops_reply_object);
 }
 
 void

@@ -42,12 +42,6 @@ op_vdc_create(struct call *c)
 	call_resolve(c, "account", call_arg_int(c, "account_id", 0), 0, vdc_create_resolved);
 }
 
-static void
-vdc_listed(struct call *c, json_t *items)
-{
-	ops_reply_items(c, items, PRIV_ACCOUNT_VIEW | PRIV_VSERVER_VIEW);
-}
-
 void
 op_vdc_list(struct call *c)
 {
@@ -58,21 +52,14 @@ op_vdc_list(struct call *c)
 					       "FROM vdcs d JOIN accounts a ON a.id = d.account_id "
 					       "WHERE a.path @> ARRAY[$1::bigint] AND ($2::bigint "
 					       "IS NULL OR d.account_id = $2)";
-	char acct[24], filter[24];
-	const char *params[] = {call_i64(acct, c->who.account_id),
-				call_arg_text(c, "account_id", filter, sizeof(filter))};
-
-	call_sql_json(c, sql, 2, params, vdc_listed);
+	ops_list_subtree(c, sql, "account_id", PRIV_ACCOUNT_VIEW | PRIV_VSERVER_VIEW);
 }
 
 static void
 vdc_get_resolved(struct call *c)
 {
 	static const char sql[] = "SELECT " VDC_JSON " FROM vdcs d WHERE d.id = $1";
-	char id[24];
-	const char *params[] = {call_i64(id, c->subject.id)};
-
-	call_sql_json(c, sql, 1, params, ops_reply_object);
+	call_sql_json_id(c, sql, c->subject.id, ops_reply_object);
 }
 
 void
@@ -134,12 +121,6 @@ op_vserver_create(struct call *c)
 		     vserver_create_resolved);
 }
 
-static void
-vserver_listed(struct call *c, json_t *items)
-{
-	ops_reply_items(c, items, PRIV_VSERVER_VIEW);
-}
-
 void
 op_vserver_list(struct call *c)
 {
@@ -151,21 +132,14 @@ op_vserver_list(struct call *c)
 			     "FROM vservers v JOIN accounts a ON a.id = v.account_id "
 			     "WHERE a.path @> ARRAY[$1::bigint] AND ($2::bigint IS NULL OR "
 			     "v.account_id = $2)";
-	char acct[24], filter[24];
-	const char *params[] = {call_i64(acct, c->who.account_id),
-				call_arg_text(c, "account_id", filter, sizeof(filter))};
-
-	call_sql_json(c, sql, 2, params, vserver_listed);
+	ops_list_subtree(c, sql, "account_id", PRIV_VSERVER_VIEW);
 }
 
 static void
 vserver_get_resolved(struct call *c)
 {
 	static const char sql[] = "SELECT " VSERVER_JSON " FROM vservers v WHERE v.id = $1";
-	char id[24];
-	const char *params[] = {call_i64(id, c->subject.id)};
-
-	call_sql_json(c, sql, 1, params, ops_reply_object);
+	call_sql_json_id(c, sql, c->subject.id, ops_reply_object);
 }
 
 void
@@ -178,10 +152,7 @@ static void
 vserver_delete_resolved(struct call *c)
 {
 	static const char sql[] = "DELETE FROM vservers v WHERE v.id = $1 RETURNING " VSERVER_JSON;
-	char id[24];
-	const char *params[] = {call_i64(id, c->subject.id)};
-
-	call_sql_json(c, sql, 1, params, ops_reply_changed);
+	call_sql_json_id(c, sql, c->subject.id, ops_reply_changed);
 }
 
 void
