@@ -132,3 +132,31 @@ def test_sigterm_exits_zero(own_stack):
     with pytest.raises(Exception):
         st.api().call("whoami", _timeout=3)
 
+
+
+def stored_hash(st, username):
+    with st.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT password_hash FROM users WHERE lower(username) = lower(%s)",
+                    (username,))
+        return cur.fetchone()[0]
+
+
+def test_rehash_after_argon2_change(own_stack):
+    """OWASP parameters can be raised later: after SIGHUP with a new argon2 cost, the next
+    successful login stores the password again with the new parameters; a failed one does not."""
+    st = own_stack
+    admin = st.admin()
+    (u,) = provider_users(st, admin, 1)
+    before = stored_hash(st, u.username)
+    assert before.startswith("$argon2id$v=19$m=1024,"), before
+
+    st.reload(argon2_memory_kib=2048, argon2_iterations=3)
+    # The signal is handled by the loop: wait until a login writes the new parameters.
+    assert login_status(st, u.username, "not-the-password") == (401, "unauthenticated")
+    assert stored_hash(st, u.username) == before
+    w.wait_until(lambda: login_status(st, u.username, u.password) == (200, None) and
+                 stored_hash(st, u.username).startswith("$argon2id$v=19$m=2048,t=3,p=1$"),
+                 timeout=15, what="rehash with the new argon2 parameters")
+    # The rehashed password still works, and the old hash text is gone.
+    assert login_status(st, u.username, u.password) == (200, None)
+    assert stored_hash(st, u.username) != before
