@@ -283,6 +283,13 @@ write_example(FILE *out, const struct op *op)
 		case PARAM_ENUMSET:
 			fprintf(out, "[\"%s\"]", p->choices[0]);
 			break;
+		case PARAM_OBJECT:
+			fputs("{}", out);
+			break;
+		case PARAM_ARRAY:
+		case PARAM_INTLIST:
+			fputs("[]", out);
+			break;
 		case PARAM_STRING:
 		case PARAM_SECRET:
 			fputs(strcmp(p->name, "code") == 0 ? "\"123456\"" : "\"example-text\"",

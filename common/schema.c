@@ -120,6 +120,40 @@ check_one(const struct param *p, const json_t *v, char *why, size_t whylen)
 		}
 		return true;
 	}
+	case PARAM_OBJECT:
+		if (!json_is_object(v)) {
+			snprintf(why, whylen, "parameter '%s' must be an object", p->name);
+			return false;
+		}
+		return p->sub == NULL || schema_check(p->sub, v, why, whylen);
+	case PARAM_ARRAY:
+	case PARAM_INTLIST: {
+		if (!json_is_array(v)) {
+			snprintf(why, whylen, "parameter '%s' must be an array", p->name);
+			return false;
+		}
+		size_t n = json_array_size(v);
+		if ((long long)n < p->min || (long long)n > p->max) {
+			snprintf(why, whylen, "parameter '%s' must have %lld to %lld entries",
+				 p->name, p->min, p->max);
+			return false;
+		}
+		for (size_t i = 0; i < n; i++) {
+			const json_t *e = json_array_get(v, i);
+			if (p->type == PARAM_INTLIST) {
+				if (!json_is_integer(e) || json_integer_value(e) < 0 ||
+				    json_integer_value(e) > 65535) {
+					snprintf(why, whylen,
+						 "parameter '%s' must hold integers 0..65535",
+						 p->name);
+					return false;
+				}
+			} else if (p->sub != NULL && !schema_check(p->sub, e, why, whylen)) {
+				return false;
+			}
+		}
+		return true;
+	}
 	}
 	snprintf(why, whylen, "parameter '%s' has an unknown type", p->name);
 	return false;
@@ -169,6 +203,12 @@ schema_type_name(const struct param *p)
 		return "enum";
 	case PARAM_ENUMSET:
 		return "array of enum";
+	case PARAM_OBJECT:
+		return "object";
+	case PARAM_ARRAY:
+		return "array";
+	case PARAM_INTLIST:
+		return "array of integer";
 	}
 	return "?";
 }

@@ -1,5 +1,6 @@
 /*
- * Parameter schemas of API operations and their validation. Every request's arguments pass
+ * Schemas of JSON objects and their validation: API operation parameters and the messages of the
+ * agent link. Every request's arguments pass
  * schema_check() before a handler sees them: unknown keys, wrong types, missing required keys,
  * out-of-range numbers, over-long or control-character strings are refused with a message that
  * names the parameter.
@@ -19,6 +20,9 @@ enum param_type {
 	PARAM_BOOL,    /* true / false */
 	PARAM_ENUM,    /* one of choices */
 	PARAM_ENUMSET, /* array of distinct choices, min..max entries */
+	PARAM_OBJECT,  /* JSON object, checked by its own schema (sub) when given */
+	PARAM_ARRAY,   /* JSON array of min..max entries; objects checked against sub */
+	PARAM_INTLIST, /* array of min..max integers, each within [0, 65535] */
 };
 
 struct param {
@@ -29,11 +33,12 @@ struct param {
 	long long min, max;
 	const char *const *choices;
 	const char *doc;
+	const struct param *sub; /* PARAM_OBJECT / PARAM_ARRAY of objects */
 };
 
 #define PARAM_END                                                                                  \
 	{                                                                                          \
-		NULL, 0, false, false, 0, 0, NULL, NULL                                            \
+		NULL, 0, false, false, 0, 0, NULL, NULL, NULL                                      \
 	}
 
 bool schema_check(const struct param *params, const json_t *args, char *why, size_t whylen)
