@@ -29,11 +29,14 @@ in_choices(const char *const *choices, const char *s)
 }
 
 static bool
-has_control_chars(const char *s, size_t len)
+has_control_chars(const char *s, size_t len, bool lines_ok)
 {
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; i < len; i++) {
+		if (lines_ok && (s[i] == '\n' || s[i] == '\r'))
+			continue;
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return true;
+	}
 	return false;
 }
 
@@ -61,7 +64,8 @@ check_one(const struct param *p, const json_t *v, char *why, size_t whylen)
 		return true;
 	}
 	case PARAM_STRING:
-	case PARAM_SECRET: {
+	case PARAM_SECRET:
+	case PARAM_TEXT: {
 		if (!json_is_string(v)) {
 			snprintf(why, whylen, "parameter '%s' must be a string", p->name);
 			return false;
@@ -72,7 +76,7 @@ check_one(const struct param *p, const json_t *v, char *why, size_t whylen)
 				 p->name, p->min, p->max);
 			return false;
 		}
-		if (has_control_chars(json_string_value(v), len)) {
+		if (has_control_chars(json_string_value(v), len, p->type == PARAM_TEXT)) {
 			snprintf(why, whylen, "parameter '%s' contains control characters",
 				 p->name);
 			return false;
@@ -196,6 +200,7 @@ schema_type_name(const struct param *p)
 		return "integer";
 	case PARAM_STRING:
 	case PARAM_SECRET:
+	case PARAM_TEXT:
 		return "string";
 	case PARAM_BOOL:
 		return "boolean";

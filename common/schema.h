@@ -17,6 +17,7 @@ enum param_type {
 	PARAM_INT,     /* integer in [min, max] */
 	PARAM_STRING,  /* string of min..max bytes, no control characters */
 	PARAM_SECRET,  /* like STRING, never logged or echoed */
+	PARAM_TEXT,    /* like STRING, but line breaks allowed (PEM, descriptions) */
 	PARAM_BOOL,    /* true / false */
 	PARAM_ENUM,    /* one of choices */
 	PARAM_ENUMSET, /* array of distinct choices, min..max entries */

@@ -151,6 +151,25 @@ static const struct param p_vserver_create[] = {
 	PARAM_END,
 };
 
+static const struct param p_node_token[] = {
+	P_STR("name", true, 1, 63, "node name (lower-case letters, digits, -)"),
+	PARAM_END,
+};
+static const struct param p_node_join[] = {
+	{"token", PARAM_SECRET, true, false, 10, 128, NULL, "one-time join token"},
+	{"csr_pem", PARAM_TEXT, true, false, 100, 16384, NULL,
+	 "PEM certificate request, CN = node name"},
+	PARAM_END,
+};
+static const struct param p_node_update[] = {
+	P_ID("id", true, "node"),
+	P_BOOL("maintenance", "true: place nothing new on this node"),
+	P_BOOL("reserve", "true: keep free for failover"),
+	{"vdc_id", PARAM_INT, false, true, 1, ID_MAX, NULL,
+	 "dedicate to this vDataCenter (null: shared)"},
+	PARAM_END,
+};
+
 static const struct param p_task_list[] = {
 	{"limit", PARAM_INT, false, false, 1, 1000, NULL, "rows (default 100)"},
 	{"offset", PARAM_INT, false, false, 0, 100000, NULL, "rows to skip"},
@@ -230,6 +249,17 @@ const struct op api_ops[] = {
 	{"vserver-get", "One vServer", 0, p_id, "vserver", op_vserver_get},
 	{"vserver-delete", "Delete a vServer", M, p_id, "vserver", op_vserver_delete},
 
+	{"node-join-token-create", "A one-time token for `webrack-node join` (valid one hour)", M,
+	 p_node_token, "name, token, expires_at", op_node_join_token_create},
+	{"node-join", "Exchange a join token and a CSR for a node certificate",
+	 OP_PUBLIC | OP_NO_CSRF, p_node_join, "node_id, name, cert_pem, ca_pem, agent_listen",
+	 op_node_join},
+	{"node-list", "Rack servers with their capacity and state", 0, p_none, "items: [node]",
+	 op_node_list},
+	{"node-get", "One rack server", 0, p_id, "node", op_node_get},
+	{"node-update", "Set maintenance, reserve or the owning vDataCenter", M, p_node_update,
+	 "node", op_node_update},
+
 	{"task-list", "The job log, newest first", 0, p_task_list, "items: [task]", op_task_list},
 	{"task-get", "One task", 0, p_id, "task", op_task_get},
 	{"audit-list", "The audit log, newest first", 0, p_audit_list, "items: [audit event]",
@@ -292,6 +322,7 @@ write_example(FILE *out, const struct op *op)
 			break;
 		case PARAM_STRING:
 		case PARAM_SECRET:
+		case PARAM_TEXT:
 			fputs(strcmp(p->name, "code") == 0 ? "\"123456\"" : "\"example-text\"",
 			      out);
 			break;
@@ -326,7 +357,8 @@ api_ops_write_markdown(FILE *out)
 					p->nullable ? " or null" : "", p->required ? "yes" : "no");
 				if (p->type == PARAM_INT)
 					fprintf(out, "%lld..%lld", p->min, p->max);
-				else if (p->type == PARAM_STRING || p->type == PARAM_SECRET)
+				else if (p->type == PARAM_STRING || p->type == PARAM_SECRET ||
+					 p->type == PARAM_TEXT)
 					fprintf(out, "%lld..%lld bytes", p->min, p->max);
 				else if (p->choices != NULL)
 					write_choices(out, p->choices);

@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
 
 #include "api_ops.h"
 #include "bootstrap.h"
+#include "ca.h"
 #include "call.h"
 #include "db.h"
 #include "http.h"
@@ -175,6 +177,30 @@ read_admin_password(void)
 	return pw;
 }
 
+/* --init-ca: create the node CA once; an existing one is never overwritten. */
+static int
+create_ca(const struct settings *s)
+{
+	char why[256], host[128] = "controller", cn[200];
+
+	if (s->ca_cert == NULL) {
+		fprintf(stderr, "set ca_cert and ca_key in the configuration first\n");
+		return 1;
+	}
+	if (access(s->ca_cert, F_OK) == 0 || access(s->ca_key, F_OK) == 0) {
+		printf("CA already exists (%s); not touching it\n", s->ca_cert);
+		return 0;
+	}
+	gethostname(host, sizeof(host) - 1);
+	snprintf(cn, sizeof(cn), "webrack node CA %s", host);
+	if (!ca_init(s->ca_cert, s->ca_key, cn, why, sizeof(why))) {
+		fprintf(stderr, "cannot create the CA: %s\n", why);
+		return 1;
+	}
+	printf("created CA %s (key %s)\n", s->ca_cert, s->ca_key);
+	return 0;
+}
+
 static int
 run_server(struct server *srv)
 {
@@ -230,7 +256,7 @@ out:
 int
 main(int argc, char **argv)
 {
-	enum { OPT_MIGRATE = 256, OPT_CREATE_ADMIN, OPT_DUMP_API, OPT_HELP_CONFIG };
+	enum { OPT_MIGRATE = 256, OPT_CREATE_ADMIN, OPT_DUMP_API, OPT_HELP_CONFIG, OPT_INIT_CA };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check", no_argument, NULL, 'n'},
@@ -238,13 +264,14 @@ main(int argc, char **argv)
 		{"migrate", no_argument, NULL, OPT_MIGRATE},
 		{"create-admin", required_argument, NULL, OPT_CREATE_ADMIN},
 		{"dump-api", no_argument, NULL, OPT_DUMP_API},
+		{"init-ca", no_argument, NULL, OPT_INIT_CA},
 		{"help-config", no_argument, NULL, OPT_HELP_CONFIG},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct server srv = {.config_file = DEFAULT_CONFIG};
-	bool check = false, debug = false, migrate_only = false;
+	bool check = false, debug = false, migrate_only = false, init_ca = false;
 	const char *admin = NULL;
 	int ch;
 
@@ -264,6 +291,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_CREATE_ADMIN:
 			admin = optarg;
+			break;
+		case OPT_INIT_CA:
+			init_ca = true;
 			break;
 		case OPT_DUMP_API:
 			api_ops_write_markdown(stdout);
@@ -292,6 +322,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: %d error(s)\n", srv.config_file, errs.count);
 		settings_free(&srv.settings);
 		return 1;
+	}
+	if (init_ca) {
+		int r = create_ca(&srv.settings);
+		settings_free(&srv.settings);
+		return r;
 	}
 	if (check) {
 		printf("%s: configuration OK\n", srv.config_file);

@@ -53,6 +53,18 @@
 	"'event', e.event, 'object_type', e.object_type, 'object_id', e.object_id, "               \
 	"'detail', e.detail, 'client_ip', e.client_ip)"
 
+/* Nodes aliased "n"; used_cores counts the vCPUs placed on them. */
+#define NODE_JSON                                                                                  \
+	"json_build_object('id', n.id, 'name', n.name, 'state', n.state, 'epoch', n.epoch, "       \
+	"'cores', n.cores, 'housekeeping', n.housekeeping, 'dedicated', n.dedicated, "             \
+	"'used_cores', (SELECT count(*) FROM vcpu_cores c WHERE c.node_id = n.id), "               \
+	"'ram_mb', n.ram_mb, 'bridges', n.bridges, 'qemu_version', n.qemu_version, "               \
+	"'kvm', n.kvm, 'accel', n.accel, 'reserve', n.reserve, 'maintenance', n.maintenance, "     \
+	"'vdc_id', n.vdc_id, 'agent_version', n.agent_version, 'last_seen', n.last_seen, "         \
+	"'storages', coalesce((SELECT json_agg(json_build_object('name', s.name, 'path', s.path, " \
+	"'shared', s.shared, 'free_gb', s.free_gb) ORDER BY s.name) FROM node_storages s "         \
+	"WHERE s.node_id = n.id), '[]'), 'created_at', n.created_at)"
+
 /* The "_scope" member list filters use: place in the tree, and an owner for self-visibility. */
 #define SCOPE_JSON(path, vdc, vserver, user)                                                       \
 	"json_build_object('path', " path ", 'vdc', coalesce(" vdc                                 \

@@ -70,6 +70,12 @@ void op_vserver_list(struct call *c);
 void op_vserver_get(struct call *c);
 void op_vserver_delete(struct call *c);
 
+void op_node_join_token_create(struct call *c);
+void op_node_join(struct call *c);
+void op_node_list(struct call *c);
+void op_node_get(struct call *c);
+void op_node_update(struct call *c);
+
 void op_task_list(struct call *c);
 void op_task_get(struct call *c);
 void op_audit_list(struct call *c);

@@ -63,6 +63,11 @@ const struct config_key settings_table[] = {
 	 "seconds SIGTERM waits for requests in flight"},
 	{"totp_issuer", CONFIG_STRING, OFF(totp_issuer), "webrack", 0, 0, NULL, true,
 	 "issuer name shown in authenticator apps"},
+	{"ca_cert", CONFIG_PATH, OFF(ca_cert), NULL, 0, 0, NULL, false,
+	 "CA certificate that signs node certificates (webrackd --init-ca creates it)"},
+	{"ca_key", CONFIG_PATH, OFF(ca_key), NULL, 0, 0, NULL, false, "private key of the CA"},
+	{"agent_listen", CONFIG_STRING, OFF(agent_listen), "127.0.0.1:8444", 0, 0, NULL, false,
+	 "address:port where node agents connect (mutual TLS)"},
 	CONFIG_END,
 };
 
@@ -129,6 +134,11 @@ settings_load(struct settings *s, const char *file, struct config_errors *errs)
 			      "session_idle_timeout (%lld) is longer than session_absolute_timeout "
 			      "(%lld)",
 			      s->session_idle_timeout, s->session_absolute_timeout);
+	if (!settings_parse_listen(s->agent_listen, host, sizeof(host), &port))
+		config_report(errs, file, 0, "agent_listen: '%s' is not address:port",
+			      s->agent_listen);
+	if ((s->ca_cert == NULL) != (s->ca_key == NULL))
+		config_report(errs, file, 0, "ca_cert and ca_key go together");
 	check_readable(errs, file, "tls_cert", s->tls_cert);
 	check_readable(errs, file, "tls_key", s->tls_key);
 	if (errs->count == before) {

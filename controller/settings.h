@@ -33,6 +33,9 @@ struct settings {
 	long long workers;
 	long long drain_timeout;
 	char *totp_issuer;
+	char *ca_cert;
+	char *ca_key;
+	char *agent_listen;
 };
 
 extern const struct config_key settings_table[];

@@ -346,6 +346,7 @@ class Stack:
             self.conninfo = self.pg_start()
             self._make_cert()
             self.write_conf()
+            self._run_tool(["--init-ca", "-c", str(self.conf_file)], "--init-ca")
             self._run_tool(["--migrate", "-c", str(self.conf_file)], "--migrate")
             env = dict(os.environ, WEBRACK_ADMIN_PASSWORD=self.admin_password)
             self._run_tool(["--create-admin", self.admin_username, "-c", str(self.conf_file)],
@@ -392,11 +393,15 @@ class Stack:
     def write_conf(self):
         if self.port is None:
             self.port = free_port()
+            self.agent_port = free_port()
         c = dict(self.conf)
         c["listen"] = f"127.0.0.1:{self.port}"
         c["db"] = self.conninfo
         c["www_dir"] = str(REPO / "www")
         c["sql_dir"] = str(REPO / "sql")
+        c["ca_cert"] = str(self.dir / "ca.crt")
+        c["ca_key"] = str(self.dir / "ca.key")
+        c.setdefault("agent_listen", f"127.0.0.1:{self.agent_port}")
         lines = ["# written by tests/integration"]
         for k, v in c.items():
             if isinstance(v, str):

@@ -1,0 +1,25 @@
+/*
+ * The controller's certificate authority: it signs node certificates at join time, and the agent
+ * listener trusts exactly the certificates it signed. The CA key never leaves the controller.
+ */
+#ifndef WEBRACK_CA_H
+#define WEBRACK_CA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Create a P-256 CA key (0600) and a self-signed certificate valid for ten years. */
+bool ca_init(const char *cert_path, const char *key_path, const char *common_name, char *why,
+	     size_t whylen) __attribute__((warn_unused_result));
+
+/*
+ * Check a PEM CSR (signature, P-256 or RSA >= 2048 key, CN == expect_cn) and issue a client
+ * certificate for it valid `days` days. Returns the PEM (malloc'd) or NULL with why set.
+ */
+char *ca_sign_csr(const char *ca_cert_path, const char *ca_key_path, const char *csr_pem,
+		  const char *expect_cn, int days, char *why, size_t whylen);
+
+/* The CA certificate as PEM text (malloc'd), for joining nodes. */
+char *ca_cert_pem(const char *ca_cert_path);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * webrack-node's settings: the struct the agent's modules read and the one key table that fills it
+ * from /etc/webrack/node.conf, plus the checks across keys (core lists, timeouts).
+ */
+#ifndef WEBRACK_AGENT_SETTINGS_H
+#define WEBRACK_AGENT_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conffile.h"
+
+enum agent_accel {
+	AGENT_ACCEL_AUTO = 0,
+	AGENT_ACCEL_KVM,
+	AGENT_ACCEL_TCG,
+};
+
+struct agent_settings {
+	char *name;
+	char *controller;
+	char *state_dir;
+	char *run_dir;
+	char *housekeeping_cores;
+	char *dedicated_cores; /* NULL: every online core that is not a housekeeping core */
+	long long reserve_ram_mb;
+	char *bridge;
+	char *storage_name;
+	char *storage_path;
+	bool storage_shared;
+	int accel; /* enum agent_accel */
+	char *qemu_binary;
+	long long heartbeat_interval;
+	long long fence_after;
+	int log_level; /* enum log_level */
+	bool log_syslog;
+};
+
+extern const struct config_key agent_settings_table[];
+
+/*
+ * Defaults, then FILE, then the cross-key checks: the node name, the controller address, absolute
+ * paths, the core lists (valid, disjoint, online, neither empty) and fence_after against the
+ * heartbeat. Errors go to errs; false if there was any.
+ */
+bool agent_settings_load(struct agent_settings *s, const char *file, struct config_errors *errs)
+	__attribute__((warn_unused_result));
+
+void agent_settings_free(struct agent_settings *s);
+
+/* Split "host:port" / "[v6]:port"; host is written into buf. */
+bool agent_settings_parse_hostport(const char *text, char *host, size_t hostlen, int *port)
+	__attribute__((warn_unused_result));
+
+/* A node name: 1..63 bytes of [A-Za-z0-9._-], starting with a letter or digit. */
+bool agent_settings_valid_name(const char *name) __attribute__((warn_unused_result));
+
+/* state_dir/leaf into buf; false if it does not fit. */
+bool agent_settings_state_path(const struct agent_settings *s, const char *leaf, char *buf,
+			       size_t len) __attribute__((warn_unused_result));
+
+#endif

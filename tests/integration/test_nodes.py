@@ -1,0 +1,85 @@
+"""Joining rack servers: one-time join tokens, the CSR signed by the controller's CA, and the
+rules around it (only the provider's staff, a token works once, the CN must be the node name)."""
+import subprocess
+
+import pytest
+
+import webrack_it as w
+from webrack_it import assert_err, uniq
+
+
+def make_csr(tmp_path, cn):
+    key, csr = tmp_path / f"{cn}.key", tmp_path / f"{cn}.csr"
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-subj", f"/CN={cn}",
+                    "-keyout", key, "-out", csr], check=True, capture_output=True)
+    return csr.read_text()
+
+
+def verify_cert(tmp_path, cert_pem, ca_pem):
+    (tmp_path / "node.crt").write_text(cert_pem)
+    (tmp_path / "ca.crt").write_text(ca_pem)
+    r = subprocess.run(["openssl", "verify", "-purpose", "sslclient", "-CAfile",
+                        tmp_path / "ca.crt", tmp_path / "node.crt"], capture_output=True,
+                       text=True)
+    subj = subprocess.run(["openssl", "x509", "-noout", "-subject", "-in", tmp_path / "node.crt"],
+                          capture_output=True, text=True, check=True).stdout
+    return r.returncode == 0, subj
+
+
+def node_name():
+    return uniq("node").lower()
+
+
+def test_join_with_token(stack, tmp_path):
+    admin = stack.admin()
+    name = node_name()
+    tok = admin.call("node-join-token-create", name=name)
+    assert tok["token"].startswith("wrj_") and tok["name"] == name
+    anon = stack.api()
+    res = anon.call("node-join", _csrf=None, token=tok["token"], csr_pem=make_csr(tmp_path, name))
+    ok, subject = verify_cert(tmp_path, res["cert_pem"], res["ca_pem"])
+    assert ok, "the node certificate does not verify against the CA it came with"
+    assert f"CN = {name}" in subject
+    assert res["agent_listen"].startswith("127.0.0.1:")
+    nodes = {n["name"]: n for n in admin.items("node-list")}
+    assert nodes[name]["state"] == "new" and nodes[name]["id"] == res["node_id"]
+    # the token is spent
+    e = anon.err("node-join", token=tok["token"], csr_pem=make_csr(tmp_path, name))
+    assert_err(e, "unauthenticated", 401)
+    # the join is audited
+    assert [a for a in admin.items("audit-list", event="node.join") if a["detail"] == name]
+
+
+def test_join_refuses_bad_csr_and_wrong_name(stack, tmp_path):
+    admin = stack.admin()
+    name = node_name()
+    tok = admin.call("node-join-token-create", name=name)["token"]
+    anon = stack.api()
+    assert_err(anon.err("node-join", token=tok, csr_pem=make_csr(tmp_path, "someone-else")),
+               "invalid", 400)
+    assert_err(anon.err("node-join", token=tok, csr_pem="-----BEGIN CERTIFICATE REQUEST-----\n"
+                        + "A" * 200 + "\n-----END CERTIFICATE REQUEST-----\n"), "invalid", 400)
+    # a refused CSR does not spend the token
+    res = anon.call("node-join", token=tok, csr_pem=make_csr(tmp_path, name))
+    assert res["name"] == name
+    assert_err(anon.err("node-join", token="wrj_" + "x" * 43, csr_pem=make_csr(tmp_path, name)),
+               "unauthenticated", 401)
+
+
+def test_nodes_are_provider_only(stack, tree):
+    for api in (tree.radmin.api, tree.cadmin.api):
+        assert_err(api.err("node-join-token-create", name=node_name()), "denied", 403)
+        assert_err(api.err("node-list"), "denied", 403)
+
+
+def test_node_flags(stack, tmp_path):
+    admin = stack.admin()
+    name = node_name()
+    tok = admin.call("node-join-token-create", name=name)["token"]
+    nid = stack.api().call("node-join", token=tok, csr_pem=make_csr(tmp_path, name))["node_id"]
+    n = admin.call("node-update", id=nid, maintenance=True, reserve=True)
+    assert n["maintenance"] is True and n["reserve"] is True
+    assert admin.call("node-get", id=nid)["maintenance"] is True
+    tasks = admin.items("task-list", object_type="node", object_id=nid)
+    assert tasks and tasks[0]["action"] == "node-update" and tasks[0]["status"] == "done"
