@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "agents.h"
 #include "api_ops.h"
 #include "bootstrap.h"
 #include "ca.h"
@@ -221,7 +222,7 @@ run_server(struct server *srv)
 	srv->workq = workq_new(srv->base, (int)srv->settings.workers);
 	srv->db = db_new(srv->base, srv->settings.db, (int)srv->settings.db_pool_size,
 			 (int)srv->settings.db_queue_max);
-	if (srv->workq == NULL || srv->db == NULL || !http_start(srv))
+	if (srv->workq == NULL || srv->db == NULL || !http_start(srv) || !agents_start(srv))
 		goto out;
 
 	sigterm = evsignal_new(srv->base, SIGTERM, on_terminate, srv);
@@ -244,6 +245,7 @@ run_server(struct server *srv)
 	if (srv->drain_timer)
 		event_free(srv->drain_timer);
 out:
+	agents_stop(srv);
 	http_free(srv);
 	workq_free(srv->workq);
 	db_free(srv->db);

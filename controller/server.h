@@ -6,6 +6,7 @@
 #define WEBRACK_SERVER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -16,6 +17,8 @@ struct evhttp;
 struct evhttp_bound_socket;
 struct db;
 struct workq;
+struct evconnlistener;
+struct agent_link;
 
 struct server {
 	const char *config_file;
@@ -30,6 +33,11 @@ struct server {
 	bool draining;
 	struct event *drain_timer;
 	struct event *maint_timer;
+	SSL_CTX *agent_tls;
+	struct evconnlistener *agent_listener;
+	struct event *agent_flush;
+	struct agent_link *agent_links; /* live node links, see agents.c */
+	uint64_t agent_serial;
 };
 
 /* Called when an API call finishes; completes a drain when it was the last one. */

@@ -1,0 +1,561 @@
+/*
+ * Agent links on the controller. A node proves who it is with the client certificate the CA
+ * signed at join time; its CN is the node name and the only identity the link has, so a hello
+ * naming another node is refused. Everything a node sends is size- and schema-checked
+ * (common/jsonl.c, common/proto.c); bad messages get an error answer, and a node that keeps
+ * sending them is disconnected. Heartbeats are kept in memory and written to the nodes table in
+ * one statement every few seconds, so a thousand nodes cost one UPDATE, not a thousand.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "agents.h"
+#include "call.h"
+#include "db.h"
+#include "jsonl.h"
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+#include "tls.h"
+
+#define HEARTBEAT_SECONDS     1
+#define FLUSH_SECONDS	      3
+#define HELLO_TIMEOUT_SECONDS 10
+#define BAD_MESSAGES_MAX      100
+#define AGENT_OUTPUT_MAX      (4 * 1024 * 1024)
+
+struct pending {
+	struct pending *next;
+	uint64_t id;
+	agents_reply_fn reply;
+	void *arg;
+	struct event *timer;
+	struct agent_link *link;
+};
+
+/* Owned by the server's list; freed when the connection ends. */
+struct agent_link {
+	struct agent_link *next;
+	struct server *srv;
+	struct bufferevent *bev;
+	struct event *hello_timer;
+	char cn[64];
+	int64_t node_id; /* 0 until the hello was accepted */
+	int64_t epoch;
+	bool beat; /* a heartbeat arrived since the last flush */
+	int bad;
+	struct pending *pending;
+	uint64_t next_id;
+	bool closing;
+	uint64_t serial; /* tells a new link from a freed one at the same address */
+};
+
+/* A database answer about a link that may have closed meanwhile. */
+struct link_ref {
+	struct server *srv;
+	struct agent_link *l;
+	uint64_t serial;
+};
+
+static struct agent_link *
+link_ref_get(struct link_ref *ref)
+{
+	for (struct agent_link *x = ref->srv->agent_links; x != NULL; x = x->next)
+		if (x == ref->l && x->serial == ref->serial && !x->closing)
+			return x;
+	return NULL;
+}
+
+static void link_close(struct agent_link *l, const char *reason);
+
+static void
+send_msg(struct agent_link *l, json_t *msg)
+{
+	struct evbuffer *out = bufferevent_get_output(l->bev);
+
+	if (evbuffer_get_length(out) > AGENT_OUTPUT_MAX) {
+		json_decref(msg);
+		link_close(l, "the node does not read its messages");
+		return;
+	}
+	if (!jsonl_write(out, msg))
+		log_error("node %s: cannot encode a message", l->cn);
+	json_decref(msg);
+}
+
+static void
+send_error(struct agent_link *l, const char *code, const char *message)
+{
+	send_msg(l,
+		 json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", message));
+}
+
+static void
+pending_finish(struct pending *p, bool ok, json_t *result, const char *code, const char *msg)
+{
+	struct agent_link *l = p->link;
+
+	for (struct pending **pp = &l->pending; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	event_free(p->timer);
+	p->reply(p->arg, ok, result, code, msg);
+	free(p);
+}
+
+static void
+offline_done(const struct db_result *r, void *arg)
+{
+	if (r->status != DB_OK)
+		log_warn("cannot mark a node offline: %s", r->message ? r->message : "-");
+}
+
+static void
+link_free(struct agent_link *l)
+{
+	for (struct agent_link **pp = &l->srv->agent_links; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	}
+	if (l->hello_timer)
+		event_free(l->hello_timer);
+	bufferevent_free(l->bev);
+	free(l);
+}
+
+static void
+link_close(struct agent_link *l, const char *reason)
+{
+	if (l->closing)
+		return;
+	l->closing = true;
+	log_info("node %s: link closed: %s", l->cn[0] ? l->cn : "(unidentified)", reason);
+	while (l->pending != NULL)
+		pending_finish(l->pending, false, NULL, "node_offline",
+			       "the node's link closed before it answered");
+	if (l->node_id != 0) {
+		static const char sql[] = "UPDATE nodes SET state = 'offline' WHERE id = $1 AND "
+					  "state = 'online'";
+		char id[24];
+		const char *params[] = {call_i64(id, l->node_id)};
+		db_query(l->srv->db, sql, 1, params, offline_done, NULL);
+	}
+	link_free(l);
+}
+
+static struct agent_link *
+link_of_node(struct server *srv, int64_t node_id)
+{
+	for (struct agent_link *l = srv->agent_links; l != NULL; l = l->next)
+		if (l->node_id == node_id && !l->closing)
+			return l;
+	return NULL;
+}
+
+bool
+agents_node_online(struct server *srv, int64_t node_id)
+{
+	return link_of_node(srv, node_id) != NULL;
+}
+
+static void
+hello_stored(const struct db_result *r, void *arg)
+{
+	struct link_ref *ref = arg;
+	struct agent_link *l = link_ref_get(ref);
+
+	free(ref);
+	if (l == NULL)
+		return; /* closed while the inventory was being stored */
+	if (r->status != DB_OK || PQntuples(r->res) != 1) {
+		send_error(l, "not_found",
+			   r->status == DB_OK ? "this node has not joined (node-join)"
+					      : "the controller cannot store the inventory now");
+		link_close(l, r->status == DB_OK ? "unknown node" : "database unavailable");
+		return;
+	}
+	int64_t node_id = strtoll(PQgetvalue(r->res, 0, 0), NULL, 10);
+	struct agent_link *old = link_of_node(l->srv, node_id);
+	if (old != NULL && old != l)
+		link_close(old, "replaced by a new link from the same node");
+	l->node_id = node_id;
+	l->epoch = strtoll(PQgetvalue(r->res, 0, 1), NULL, 10);
+	send_msg(l, json_pack("{s:s, s:I, s:i}", "type", "welcome", "epoch", (json_int_t)l->epoch,
+			      "heartbeat_interval", HEARTBEAT_SECONDS));
+	log_info("node %s (id %lld) online, epoch %lld", l->cn, (long long)l->node_id,
+		 (long long)l->epoch);
+}
+
+static void
+on_hello(struct agent_link *l, json_t *msg)
+{
+	static const char sql[] =
+		"WITH inv AS (SELECT $2::jsonb AS j), "
+		"n AS (UPDATE nodes SET state = 'online', cores = (j->>'cores')::int, "
+		"housekeeping = ARRAY(SELECT jsonb_array_elements_text(j->'housekeeping')::int), "
+		"dedicated = ARRAY(SELECT jsonb_array_elements_text(j->'dedicated')::int), "
+		"ram_mb = (j->>'ram_mb')::bigint, "
+		"bridges = ARRAY(SELECT jsonb_array_elements_text(j->'bridges')), "
+		"qemu_version = j->>'qemu_version', kvm = (j->>'kvm')::bool, accel = j->>'accel', "
+		"agent_version = $3, last_seen = now() FROM inv WHERE name = $1 "
+		"RETURNING nodes.id, nodes.epoch), "
+		"gone AS (DELETE FROM node_storages s USING n WHERE s.node_id = n.id AND s.name <> "
+		"ALL(ARRAY(SELECT x->>'name' FROM inv, jsonb_array_elements(j->'storages') x))), "
+		"st AS (INSERT INTO node_storages (node_id, name, path, shared, free_gb) "
+		"SELECT n.id, x->>'name', x->>'path', (x->>'shared')::bool, "
+		"(x->>'free_gb')::bigint "
+		"FROM n, inv, jsonb_array_elements(j->'storages') x ON CONFLICT (node_id, name) DO "
+		"UPDATE SET path = EXCLUDED.path, shared = EXCLUDED.shared, free_gb = "
+		"EXCLUDED.free_gb) "
+		"SELECT id, epoch FROM n";
+
+	if (l->node_id != 0) {
+		send_error(l, "invalid", "hello was already sent");
+		return;
+	}
+	char *inv = json_dumps(json_object_get(msg, "inventory"), JSON_COMPACT);
+	const char *params[] = {l->cn, inv, json_string_value(json_object_get(msg, "version"))};
+	if (l->hello_timer) {
+		event_free(l->hello_timer);
+		l->hello_timer = NULL;
+	}
+	struct link_ref *ref = malloc(sizeof(*ref));
+	if (inv == NULL || ref == NULL) {
+		free(inv);
+		free(ref);
+		link_close(l, "out of memory");
+		return;
+	}
+	ref->srv = l->srv;
+	ref->l = l;
+	ref->serial = l->serial;
+	db_query(l->srv->db, sql, 3, params, hello_stored, ref);
+	free(inv);
+}
+
+static void
+on_reply(struct agent_link *l, json_t *msg)
+{
+	uint64_t id = (uint64_t)json_integer_value(json_object_get(msg, "id"));
+
+	for (struct pending *p = l->pending; p != NULL; p = p->next) {
+		if (p->id != id)
+			continue;
+		if (json_is_true(json_object_get(msg, "ok"))) {
+			pending_finish(p, true, json_object_get(msg, "result"), NULL, NULL);
+		} else {
+			json_t *err = json_object_get(msg, "error");
+			pending_finish(p, false, NULL,
+				       json_string_value(json_object_get(err, "code")),
+				       json_string_value(json_object_get(err, "message")));
+		}
+		return;
+	}
+	log_warn("node %s: reply to unknown command %llu", l->cn, (unsigned long long)id);
+}
+
+static void
+on_message(struct agent_link *l, json_t *msg)
+{
+	char why[256];
+	enum proto_type t = proto_check(PROTO_FROM_AGENT, msg, why, sizeof(why));
+
+	if (t == PROTO_INVALID) {
+		log_warn("node %s: bad message: %s", l->cn, why);
+		send_error(l, "invalid", why);
+		if (++l->bad > BAD_MESSAGES_MAX)
+			link_close(l, "too many bad messages");
+		return;
+	}
+	if (t != PROTO_HELLO && l->node_id == 0) {
+		send_error(l, "invalid", "hello first");
+		return;
+	}
+	switch (t) {
+	case PROTO_HELLO:
+		on_hello(l, msg);
+		return;
+	case PROTO_HEARTBEAT:
+		l->beat = true;
+		return;
+	case PROTO_REPLY:
+		on_reply(l, msg);
+		return;
+	case PROTO_EVENT:
+		log_info("node %s: vServer %lld %s%s%s", l->cn,
+			 (long long)json_integer_value(json_object_get(msg, "vm")),
+			 json_string_value(json_object_get(msg, "event")),
+			 json_object_get(msg, "detail") ? ": " : "",
+			 json_string_value(json_object_get(msg, "detail")) ?: "");
+		return;
+	default:
+		send_error(l, "invalid", "not a message an agent sends");
+		return;
+	}
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct agent_link *l = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char why[256];
+
+	for (;;) {
+		json_t *msg = NULL;
+		enum jsonl_status st = jsonl_read(in, &msg, why, sizeof(why));
+		switch (st) {
+		case JSONL_AGAIN:
+			return;
+		case JSONL_TOO_LONG:
+			link_close(l, "line too long");
+			return;
+		case JSONL_BAD:
+			send_error(l, "invalid", why);
+			if (++l->bad > BAD_MESSAGES_MAX) {
+				link_close(l, "too many bad messages");
+				return;
+			}
+			continue;
+		case JSONL_OK:
+			on_message(l, msg);
+			json_decref(msg);
+			if (l->closing)
+				return;
+			continue;
+		}
+	}
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct agent_link *l = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		if (!tls_peer_cn(ssl, l->cn, sizeof(l->cn))) {
+			link_close(l, "no verified client certificate");
+			return;
+		}
+		log_debug("node %s: TLS up", l->cn);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		char reason[128];
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		if (e != 0)
+			ERR_error_string_n(e, reason, sizeof(reason));
+		else
+			snprintf(reason, sizeof(reason), "%s",
+				 what & BEV_EVENT_EOF	    ? "the node closed the connection"
+				 : what & BEV_EVENT_TIMEOUT ? "no data from the node"
+							    : strerror(errno));
+		link_close(l, reason);
+	}
+}
+
+static void
+on_hello_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	link_close(arg, "no hello in time");
+}
+
+static void
+on_accept(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa, int socklen,
+	  void *arg)
+{
+	struct server *srv = arg;
+	struct agent_link *l = calloc(1, sizeof(*l));
+	SSL *ssl = SSL_new(srv->agent_tls);
+	struct timeval hello = {HELLO_TIMEOUT_SECONDS, 0};
+	/* Three missed heartbeats and more: the link is dead even if TCP does not know yet. */
+	struct timeval idle = {HEARTBEAT_SECONDS * 10, 0};
+
+	if (l == NULL || ssl == NULL) {
+		free(l);
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		return;
+	}
+	l->srv = srv;
+	l->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (l->bev == NULL) {
+		free(l);
+		evutil_closesocket(fd);
+		return;
+	}
+	l->serial = ++srv->agent_serial;
+	l->next = srv->agent_links;
+	srv->agent_links = l;
+	bufferevent_setcb(l->bev, on_read, NULL, on_event, l);
+	bufferevent_set_timeouts(l->bev, &idle, NULL);
+	bufferevent_enable(l->bev, EV_READ | EV_WRITE);
+	l->hello_timer = evtimer_new(srv->base, on_hello_timeout, l);
+	evtimer_add(l->hello_timer, &hello);
+}
+
+static void
+flush_done(const struct db_result *r, void *arg)
+{
+	if (r->status != DB_OK)
+		log_debug("heartbeat flush skipped: %s", r->message ? r->message : "-");
+}
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	static const char sql[] = "UPDATE nodes SET last_seen = now() WHERE id = ANY($1::bigint[])";
+	struct server *srv = arg;
+	char ids[8192];
+	size_t used = (size_t)snprintf(ids, sizeof(ids), "{");
+	bool any = false;
+
+	for (struct agent_link *l = srv->agent_links; l != NULL; l = l->next) {
+		if (!l->beat || l->node_id == 0 || used + 24 >= sizeof(ids))
+			continue;
+		used += (size_t)snprintf(ids + used, sizeof(ids) - used, "%s%lld", any ? "," : "",
+					 (long long)l->node_id);
+		l->beat = false;
+		any = true;
+	}
+	snprintf(ids + used, sizeof(ids) - used, "}");
+	if (any) {
+		const char *params[] = {ids};
+		db_query(srv->db, sql, 1, params, flush_done, NULL);
+	}
+}
+
+static void
+on_command_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	pending_finish(arg, false, NULL, "timeout", "the node did not answer in time");
+}
+
+struct deferred_failure {
+	agents_reply_fn reply;
+	void *arg;
+};
+
+static void
+fire_offline(evutil_socket_t fd, short what, void *p)
+{
+	struct deferred_failure *d = p;
+	d->reply(d->arg, false, NULL, "node_offline", "the node is not connected");
+	free(d);
+}
+
+void
+agents_command(struct server *srv, int64_t node_id, int64_t task_id, const char *op, json_t *args,
+	       int timeout_seconds, agents_reply_fn reply, void *arg)
+{
+	struct agent_link *l = link_of_node(srv, node_id);
+	struct timeval tv = {timeout_seconds, 0};
+
+	if (l == NULL) {
+		/* Answer later, never inside the caller. */
+		struct deferred_failure *d = malloc(sizeof(*d));
+		if (d != NULL) {
+			d->reply = reply;
+			d->arg = arg;
+			if (event_base_once(srv->base, -1, EV_TIMEOUT, fire_offline, d, NULL) == 0)
+				return;
+			free(d);
+		}
+		reply(arg, false, NULL, "node_offline", "the node is not connected");
+		return;
+	}
+	struct pending *p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		reply(arg, false, NULL, "busy", "out of memory");
+		return;
+	}
+	p->id = ++l->next_id;
+	p->reply = reply;
+	p->arg = arg;
+	p->link = l;
+	p->timer = evtimer_new(srv->base, on_command_timeout, p);
+	evtimer_add(p->timer, &tv);
+	p->next = l->pending;
+	l->pending = p;
+	send_msg(l, json_pack("{s:s, s:I, s:I, s:I, s:s, s:O}", "type", "command", "id",
+			      (json_int_t)p->id, "task", (json_int_t)task_id, "epoch",
+			      (json_int_t)l->epoch, "op", op, "args", args ? args : json_object()));
+}
+
+bool
+agents_start(struct server *srv)
+{
+	const struct settings *s = &srv->settings;
+	char why[256], host[256];
+	int port;
+	struct timeval flush = {FLUSH_SECONDS, 0};
+
+	if (s->ca_cert == NULL) {
+		log_warn("no ca_cert configured: node agents cannot connect");
+		return true;
+	}
+	srv->agent_tls =
+		tls_server_ctx_mutual(s->tls_cert, s->tls_key, s->ca_cert, why, sizeof(why));
+	if (srv->agent_tls == NULL) {
+		log_error("agent listener: %s", why);
+		return false;
+	}
+	if (!settings_parse_listen(s->agent_listen, host, sizeof(host), &port))
+		return false;
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+	char spec[300];
+	snprintf(spec, sizeof(spec), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+	if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) != 0) {
+		log_error("agent_listen: '%s' is not a numeric address", s->agent_listen);
+		return false;
+	}
+	srv->agent_listener = evconnlistener_new_bind(srv->base, on_accept, srv,
+						      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+						      128, (struct sockaddr *)&ss, sslen);
+	if (srv->agent_listener == NULL) {
+		log_error("cannot listen for agents on %s: %s", s->agent_listen, strerror(errno));
+		return false;
+	}
+	srv->agent_flush = event_new(srv->base, -1, EV_PERSIST, on_flush, srv);
+	evtimer_add(srv->agent_flush, &flush);
+	log_info("listening for node agents on %s", s->agent_listen);
+	return true;
+}
+
+void
+agents_stop(struct server *srv)
+{
+	while (srv->agent_links != NULL)
+		link_close(srv->agent_links, "controller shutting down");
+	if (srv->agent_listener != NULL)
+		evconnlistener_free(srv->agent_listener);
+	if (srv->agent_flush != NULL)
+		event_free(srv->agent_flush);
+	SSL_CTX_free(srv->agent_tls);
+	srv->agent_listener = NULL;
+	srv->agent_flush = NULL;
+	srv->agent_tls = NULL;
+}

@@ -1,0 +1,32 @@
+/*
+ * The controller's side of the node agent links: a mutual-TLS listener, one link per node
+ * (identified by its certificate's CN), hello/inventory into the nodes table, heartbeats,
+ * commands with replies, and events.
+ */
+#ifndef WEBRACK_AGENTS_H
+#define WEBRACK_AGENTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct server;
+
+/* A command's outcome: ok with result, or an error code ("node_offline", "timeout", ...). */
+typedef void (*agents_reply_fn)(void *arg, bool ok, json_t *result, const char *code,
+				const char *message);
+
+bool agents_start(struct server *srv) __attribute__((warn_unused_result));
+void agents_stop(struct server *srv);
+
+bool agents_node_online(struct server *srv, int64_t node_id);
+
+/*
+ * Send a command to a node; reply runs exactly once (also when the link drops or the command
+ * times out). args is borrowed.
+ */
+void agents_command(struct server *srv, int64_t node_id, int64_t task_id, const char *op,
+		    json_t *args, int timeout_seconds, agents_reply_fn reply, void *arg);
+
+#endif
