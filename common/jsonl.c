@@ -40,7 +40,8 @@ jsonl_read(struct evbuffer *in, json_t **out, char *why, size_t whylen)
 		snprintf(why, whylen, "out of memory");
 	} else if (len == 0) {
 		snprintf(why, whylen, "empty line");
-	} else if ((v = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err)) == NULL) {
+	} else if ((v = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err)) ==
+		   NULL) {
 		snprintf(why, whylen, "invalid JSON at byte %d: %s", err.position, err.text);
 	} else if (!json_is_object(v)) {
 		snprintf(why, whylen, "a message must be a JSON object");

@@ -108,7 +108,7 @@ static const struct param welcome_params[] = {
 static const struct param command_params[] = {
 	TYPE_ROW,
 	{"id", PARAM_INT, true, false, 1, LLONG_MAX, NULL, "command id, echoed in the reply", NULL},
-	{"task", PARAM_INT, true, true, 1, LLONG_MAX, NULL, "task id (null: no task)", NULL},
+	{"task", PARAM_INT, true, true, 0, LLONG_MAX, NULL, "task id (0 or null: no task)", NULL},
 	{"epoch", PARAM_INT, true, false, 0, LLONG_MAX, NULL, "fencing token", NULL},
 	{"op", PARAM_STRING, true, false, 1, PROTO_NAME_MAX, NULL, "operation", NULL},
 	{"args", PARAM_OBJECT, true, false, 0, 0, NULL, "checked by the op's own schema", NULL},
@@ -161,8 +161,7 @@ check_name_list(const json_t *list, const char *field, char *why, size_t whylen)
 	size_t i;
 	const json_t *e;
 
-	json_array_foreach(list, i, e)
-	{
+	json_array_foreach (list, i, e) {
 		if (!json_is_string(e) || json_string_length(e) < 1 ||
 		    json_string_length(e) > PROTO_NAME_MAX) {
 			snprintf(why, whylen, "parameter '%s' must hold strings of 1 to %d bytes",

@@ -173,8 +173,7 @@ schema_check(const struct param *params, const json_t *args, char *why, size_t w
 		snprintf(why, whylen, "the request body must be a JSON object");
 		return false;
 	}
-	json_object_foreach((json_t *)args, key, v)
-	{
+	json_object_foreach ((json_t *)args, key, v) {
 		const struct param *p = find_param(params, key);
 		if (p == NULL) {
 			snprintf(why, whylen, "unknown parameter '%.64s'", key);

@@ -98,6 +98,27 @@ tls_server_ctx_mutual(const char *cert, const char *key, const char *ca, char *w
 }
 
 SSL_CTX *
+tls_server_ctx_mutual_mem(X509 *cert, EVP_PKEY *key, const char *ca, char *why, size_t whylen)
+{
+	SSL_CTX *ctx = new_ctx(TLS_server_method(), why, whylen);
+
+	if (ctx == NULL)
+		return NULL;
+	if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		describe_error("cannot use the certificate", "(memory)", why, whylen);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (!load_ca(ctx, ca, why, whylen)) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	return ctx;
+}
+
+SSL_CTX *
 tls_client_ctx(const char *cert, const char *key, const char *ca, char *why, size_t whylen)
 {
 	SSL_CTX *ctx = new_ctx(TLS_client_method(), why, whylen);

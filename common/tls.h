@@ -16,6 +16,10 @@ SSL_CTX *tls_server_ctx(const char *cert, const char *key, char *why, size_t why
 SSL_CTX *tls_server_ctx_mutual(const char *cert, const char *key, const char *ca, char *why,
 			       size_t whylen);
 
+/* The same with a certificate and key held in memory (copied). */
+SSL_CTX *tls_server_ctx_mutual_mem(X509 *cert, EVP_PKEY *key, const char *ca, char *why,
+				   size_t whylen);
+
 /*
  * A client context that verifies the server against ca (and its name, see tls_client_expect) and
  * presents cert/key when given (the node agent).

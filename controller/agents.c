@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -25,9 +26,11 @@
 #include <openssl/ssl.h>
 
 #include "agents.h"
+#include "ca.h"
 #include "call.h"
 #include "db.h"
 #include "jsonl.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "proto.h"
 #include "server.h"
@@ -302,6 +305,10 @@ on_message(struct agent_link *l, json_t *msg)
 		on_reply(l, msg);
 		return;
 	case PROTO_EVENT:
+		lifecycle_node_event(l->srv, l->node_id,
+				     json_integer_value(json_object_get(msg, "vm")),
+				     json_string_value(json_object_get(msg, "event")),
+				     json_string_value(json_object_get(msg, "detail")));
 		log_info("node %s: vServer %lld %s%s%s", l->cn,
 			 (long long)json_integer_value(json_object_get(msg, "vm")),
 			 json_string_value(json_object_get(msg, "event")),

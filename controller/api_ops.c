@@ -170,6 +170,13 @@ static const struct param p_node_update[] = {
 	PARAM_END,
 };
 
+static const struct param p_shutdown[] = {
+	P_ID("id", true, "vServer"),
+	{"timeout", PARAM_INT, false, false, 5, 3600, NULL,
+	 "seconds to wait for the guest to power off (default 60); it is never forced"},
+	PARAM_END,
+};
+
 static const struct param p_task_list[] = {
 	{"limit", PARAM_INT, false, false, 1, 1000, NULL, "rows (default 100)"},
 	{"offset", PARAM_INT, false, false, 0, 100000, NULL, "rows to skip"},
@@ -247,7 +254,23 @@ const struct op api_ops[] = {
 	{"vserver-list", "vServers the caller may see", 0, p_by_account, "items: [vserver]",
 	 op_vserver_list},
 	{"vserver-get", "One vServer", 0, p_id, "vserver", op_vserver_get},
-	{"vserver-delete", "Delete a vServer", M, p_id, "vserver", op_vserver_delete},
+	{"vserver-delete",
+	 "Delete a vServer: at once when it never ran, else as a task (stop, undefine, disk)", M,
+	 p_id, "vserver, or task_id and status", op_vserver_delete},
+	{"vserver-start", "Start (placing it on a node and creating its disk the first time)", 0,
+	 p_id, "task_id, status", op_vserver_power},
+	{"vserver-shutdown", "ACPI power-off; fails (and leaves it running) after the timeout", 0,
+	 p_shutdown, "task_id, status", op_vserver_power},
+	{"vserver-stop", "Hard power-off (alias: destroy)", 0, p_id, "task_id, status",
+	 op_vserver_power},
+	{"vserver-reset", "Hard reset", 0, p_id, "task_id, status", op_vserver_power},
+	{"vserver-pause", "Freeze the vCPUs", 0, p_id, "task_id, status", op_vserver_power},
+	{"vserver-resume", "Continue a paused vServer", 0, p_id, "task_id, status",
+	 op_vserver_power},
+	{"vserver-park", "Release the cores and RAM of a stopped vServer (it keeps its disk)", 0,
+	 p_id, "task_id, status", op_vserver_placement},
+	{"vserver-unpark", "Place a parked vServer again (stopped)", 0, p_id, "task_id, status",
+	 op_vserver_placement},
 
 	{"node-join-token-create", "A one-time token for `webrack-node join` (valid one hour)", M,
 	 p_node_token, "name, token, expires_at", op_node_join_token_create},

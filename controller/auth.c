@@ -29,15 +29,13 @@ auth_principal_from_json(struct principal *who, json_t *j)
 	who->account_id = json_integer_value(json_object_get(j, "account_id"));
 	who->totp_enabled = json_is_true(json_object_get(j, "totp_enabled"));
 	who->path_len = 0;
-	json_array_foreach(path, i, e)
-	{
+	json_array_foreach (path, i, e) {
 		if (who->path_len >= MAX_PATH)
 			return false;
 		who->path[who->path_len++] = json_integer_value(e);
 	}
 	who->ngrants = 0;
-	json_array_foreach(grants, i, e)
-	{
+	json_array_foreach (grants, i, e) {
 		struct grant *g;
 		if (who->ngrants >= MAX_GRANTS) {
 			log_warn("user %s has more than %d grants; ignoring the rest",
@@ -77,8 +75,7 @@ authenticated(struct call *c, json_t *j)
 			size_t i;
 			json_t *e;
 			who->token_mask = 0;
-			json_array_foreach(privs, i, e)
-			{
+			json_array_foreach (privs, i, e) {
 				uint32_t bit;
 				if (json_is_string(e) &&
 				    rights_priv_parse(json_string_value(e), &bit))

@@ -8,6 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 /* Create a P-256 CA key (0600) and a self-signed certificate valid for ten years. */
 bool ca_init(const char *cert_path, const char *key_path, const char *common_name, char *why,
 	     size_t whylen) __attribute__((warn_unused_result));
@@ -18,6 +21,15 @@ bool ca_init(const char *cert_path, const char *key_path, const char *common_nam
  */
 char *ca_sign_csr(const char *ca_cert_path, const char *ca_key_path, const char *csr_pem,
 		  const char *expect_cn, int days, char *why, size_t whylen);
+
+/*
+ * A server certificate for the agent listener, signed by the CA and naming every address in
+ * names (comma-separated DNS names and IP addresses), with a fresh P-256 key. Made at every
+ * start, never written to disk: agents trust the CA, not this certificate.
+ */
+bool ca_issue_server(const char *ca_cert_path, const char *ca_key_path, const char *names,
+		     X509 **cert, EVP_PKEY **key, char *why, size_t whylen)
+	__attribute__((warn_unused_result));
 
 /* The CA certificate as PEM text (malloc'd), for joining nodes. */
 char *ca_cert_pem(const char *ca_cert_path);

@@ -67,6 +67,11 @@ call_fail_db(struct call *c, const struct db_result *r)
 				continue;
 			if (map[i].state[0] == 'W')
 				call_fail(c, map[i].err, "%s", r->message);
+			else if (strcmp(r->sqlstate, "23505") == 0 && r->message != NULL &&
+				 strstr(r->message, "tasks_one_active_per_vserver") != NULL)
+				call_fail(c, API_CONFLICT,
+					  "another task is still running for this "
+					  "vServer");
 			else if (strcmp(r->sqlstate, "23503") == 0)
 				call_fail(c, API_CONFLICT, "the object is still in use");
 			else if (map[i].err == API_CONFLICT)
@@ -209,8 +214,7 @@ call_arg_text(struct call *c, const char *name, char *buf, size_t len)
 		size_t i, used = 0;
 		json_t *e;
 		used += (size_t)snprintf(buf + used, len - used, "{");
-		json_array_foreach(v, i, e)
-		{
+		json_array_foreach (v, i, e) {
 			if (used >= len)
 				break;
 			used += (size_t)snprintf(buf + used, len - used, "%s\"%s\"", i ? "," : "",
@@ -284,16 +288,14 @@ call_filter_list(struct call *c, json_t *items, uint32_t need)
 
 	if (!json_is_array(items))
 		return out;
-	json_array_foreach(items, i, e)
-	{
+	json_array_foreach (items, i, e) {
 		json_t *scope = json_object_get(e, "_scope");
 		int64_t path[MAX_PATH];
 		size_t n = 0;
 		json_t *jp = json_object_get(scope, "path");
 		size_t k;
 		json_t *pe;
-		json_array_foreach(jp, k, pe)
-		{
+		json_array_foreach (jp, k, pe) {
 			if (n < MAX_PATH)
 				path[n++] = json_integer_value(pe);
 		}

@@ -94,6 +94,7 @@ struct call {
 	void *binding; /* the binding's request */
 	void (*respond)(struct call *c, enum api_error err, const char *message, json_t *result);
 	json_t *audit_detail;
+	bool own_task; /* the handler queued a lifecycle task: no journal row of its own */
 	struct {
 		const void *kind;
 		uint32_t need;

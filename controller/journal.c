@@ -67,7 +67,7 @@ journal_written(const struct db_result *r, void *p)
 static bool
 worth_a_task(const struct call *c, enum api_error err)
 {
-	if (c->op == NULL || !(c->op->flags & OP_MUTATES) || c->who.user_id == 0)
+	if (c->op == NULL || !(c->op->flags & OP_MUTATES) || c->who.user_id == 0 || c->own_task)
 		return false;
 	return err == API_OK || err == API_CONFLICT || err == API_QUOTA || err == API_INTERNAL;
 }

@@ -22,6 +22,7 @@
 #include "call.h"
 #include "db.h"
 #include "http.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "migrate.h"
 #include "server.h"
@@ -148,6 +149,20 @@ ignore_notice(void *arg, const char *message)
 {
 }
 
+/* Resume unfinished lifecycle tasks once the pool is connected. */
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct timeval again = {1, 0};
+
+	if (!db_is_up(srv->db)) {
+		evtimer_add(srv->resume_timer, &again);
+		return;
+	}
+	lifecycle_resume_all(srv);
+}
+
 static PGconn *
 connect_blocking(const struct settings *s)
 {
@@ -234,6 +249,11 @@ run_server(struct server *srv)
 	srv->maint_timer = event_new(srv->base, -1, EV_PERSIST, on_maintenance, srv);
 	evtimer_add(srv->maint_timer, &maint);
 
+	/* Tasks a previous run left unfinished continue (the pool queues until PostgreSQL is up).
+	 */
+	srv->resume_timer = evtimer_new(srv->base, on_resume, srv);
+	struct timeval soon = {1, 0};
+	evtimer_add(srv->resume_timer, &soon);
 	log_info("webrackd %s ready", PACKAGE_VERSION);
 	event_base_dispatch(srv->base);
 	rc = 0;
@@ -242,6 +262,7 @@ run_server(struct server *srv)
 	event_free(sigint);
 	event_free(sighup);
 	event_free(srv->maint_timer);
+	event_free(srv->resume_timer);
 	if (srv->drain_timer)
 		event_free(srv->drain_timer);
 out:

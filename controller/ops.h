@@ -76,6 +76,12 @@ void op_node_list(struct call *c);
 void op_node_get(struct call *c);
 void op_node_update(struct call *c);
 
+/* Lifecycle: queue a task and answer {task_id, status} at once. */
+void op_vserver_power(struct call *c);	   /* start, shutdown, stop, reset, pause, resume */
+void op_vserver_placement(struct call *c); /* park, unpark */
+/* Queue the call's op as a lifecycle task for the resolved vServer (subject). */
+void op_vserver_enqueue(struct call *c);
+
 void op_task_list(struct call *c);
 void op_task_get(struct call *c);
 void op_audit_list(struct call *c);

@@ -149,10 +149,24 @@ op_vserver_get(struct call *c)
 }
 
 static void
+vserver_deleted(struct call *c, json_t *obj)
+{
+	if (obj == NULL) {
+		/* It has a node or a disk: the lifecycle engine takes it down step by step. */
+		c->own_task = true;
+		op_vserver_enqueue(c);
+		return;
+	}
+	ops_reply_changed(c, obj);
+}
+
+static void
 vserver_delete_resolved(struct call *c)
 {
-	static const char sql[] = "DELETE FROM vservers v WHERE v.id = $1 RETURNING " VSERVER_JSON;
-	call_sql_json_id(c, sql, c->subject.id, ops_reply_changed);
+	static const char sql[] = "DELETE FROM vservers v WHERE v.id = $1 AND v.node_id IS NULL "
+				  "AND NOT v.disk_created RETURNING " VSERVER_JSON;
+
+	call_sql_json_id(c, sql, c->subject.id, vserver_deleted);
 }
 
 void

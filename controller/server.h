@@ -33,6 +33,7 @@ struct server {
 	bool draining;
 	struct event *drain_timer;
 	struct event *maint_timer;
+	struct event *resume_timer;
 	SSL_CTX *agent_tls;
 	struct evconnlistener *agent_listener;
 	struct event *agent_flush;

@@ -68,6 +68,9 @@ const struct config_key settings_table[] = {
 	{"ca_key", CONFIG_PATH, OFF(ca_key), NULL, 0, 0, NULL, false, "private key of the CA"},
 	{"agent_listen", CONFIG_STRING, OFF(agent_listen), "127.0.0.1:8444", 0, 0, NULL, false,
 	 "address:port where node agents connect (mutual TLS)"},
+	{"agent_names", CONFIG_STRING, OFF(agent_names), NULL, 0, 0, NULL, false,
+	 "names and addresses agents dial, for the listener's certificate (default: the "
+	 "agent_listen address, localhost, 127.0.0.1 and the host name)"},
 	CONFIG_END,
 };
 

@@ -36,6 +36,7 @@ struct settings {
 	char *ca_cert;
 	char *ca_key;
 	char *agent_listen;
+	char *agent_names;
 };
 
 extern const struct config_key settings_table[];

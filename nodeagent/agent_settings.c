@@ -39,8 +39,8 @@ const struct config_key agent_settings_table[] = {
 	 "default bridge for guest NICs"},
 	{"storage_name", CONFIG_STRING, OFF(storage_name), "local", 0, 0, NULL, false,
 	 "name of the storage, as the controller knows it"},
-	{"storage_path", CONFIG_PATH, OFF(storage_path), "/var/lib/webrack-node/images", 0, 0,
-	 NULL, false, "directory holding the disk images"},
+	{"storage_path", CONFIG_PATH, OFF(storage_path), "/var/lib/webrack-node/images", 0, 0, NULL,
+	 false, "directory holding the disk images"},
 	{"storage_shared", CONFIG_BOOL, OFF(storage_shared), "no", 0, 0, NULL, false,
 	 "whether every node sees the same storage_path (NFS, Ceph): needed for migration"},
 	{"accel", CONFIG_ENUM, OFF(accel), "auto", 0, 0, accels, false,
@@ -147,8 +147,9 @@ agent_settings_load(struct agent_settings *s, const char *file, struct config_er
 		return false;
 
 	if (s->name == NULL)
-		config_report(errs, file, 0, "name is required (the node's name, as given to "
-					     "node-join-token-create)");
+		config_report(errs, file, 0,
+			      "name is required (the node's name, as given to "
+			      "node-join-token-create)");
 	else if (!agent_settings_valid_name(s->name))
 		config_report(errs, file, 0,
 			      "name: '%s' is not a node name (1 to 63 letters, digits, '.', '_', "

@@ -43,12 +43,12 @@ struct inventory {
  * A core listed twice, a reversed range, a number >= INVENTORY_MAX_CPUS or an empty list is an
  * error naming the offending part.
  */
-bool inventory_parse_cpulist(const char *text, bool set[INVENTORY_MAX_CPUS], int *count,
-			     char *why, size_t whylen) __attribute__((warn_unused_result));
+bool inventory_parse_cpulist(const char *text, bool set[INVENTORY_MAX_CPUS], int *count, char *why,
+			     size_t whylen) __attribute__((warn_unused_result));
 
 /* Online cores from path (INVENTORY_CPU_ONLINE), or 0..sysconf(_SC_NPROCESSORS_ONLN)-1. */
-bool inventory_online_cores(const char *path, struct inventory_cores *c, char *why,
-			    size_t whylen) __attribute__((warn_unused_result));
+bool inventory_online_cores(const char *path, struct inventory_cores *c, char *why, size_t whylen)
+	__attribute__((warn_unused_result));
 
 /*
  * Fill c's housekeeping and dedicated lists from the configured texts (dedicated NULL: every

@@ -29,7 +29,8 @@ static const char *const bus_names[] = {"virtio", NULL};
 static const char *const nic_model_names[] = {"virtio", "e1000", NULL};
 
 static const struct param disk_params[] = {
-	{"path", PARAM_STRING, true, false, 2, VMSPEC_PATH_MAX, NULL, "absolute path of a qcow2 file"},
+	{"path", PARAM_STRING, true, false, 2, VMSPEC_PATH_MAX, NULL,
+	 "absolute path of a qcow2 file"},
 	{"bus", PARAM_ENUM, true, false, 0, 0, bus_names, "disk bus"},
 	PARAM_END,
 };
@@ -181,8 +182,7 @@ cores_from_json(const json_t *cores, struct vm_spec *spec, char *why, size_t why
 	json_t *v;
 
 	spec->vcpus = (unsigned int)json_array_size(cores);
-	json_array_foreach(cores, i, v)
-	{
+	json_array_foreach (cores, i, v) {
 		json_int_t core = json_integer_value(v);
 		if (core >= CPU_SETSIZE) {
 			snprintf(why, whylen, "parameter 'cores' holds core %lld, beyond %d",
@@ -206,11 +206,10 @@ disks_from_json(const json_t *disks, struct vm_spec *spec, char *why, size_t why
 {
 	size_t i;
 	json_t *d;
-	char what[32];
+	char what[48];
 
 	spec->ndisks = json_array_size(disks);
-	json_array_foreach(disks, i, d)
-	{
+	json_array_foreach (disks, i, d) {
 		struct vm_disk *disk = &spec->disks[i];
 		snprintf(what, sizeof(what), "disks[%zu].path", i);
 		copy_string(disk->path, sizeof(disk->path), json_object_get(d, "path"));
@@ -220,8 +219,8 @@ disks_from_json(const json_t *disks, struct vm_spec *spec, char *why, size_t why
 			bus_names, json_string_value(json_object_get(d, "bus")));
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(spec->disks[j].path, disk->path) == 0) {
-				snprintf(why, whylen, "disks[%zu] repeats the file of disks[%zu]", i,
-					 j);
+				snprintf(why, whylen, "disks[%zu] repeats the file of disks[%zu]",
+					 i, j);
 				return false;
 			}
 		}
@@ -236,8 +235,7 @@ nics_from_json(const json_t *nics, struct vm_spec *spec, char *why, size_t whyle
 	json_t *n;
 
 	spec->nnics = json_array_size(nics);
-	json_array_foreach(nics, i, n)
-	{
+	json_array_foreach (nics, i, n) {
 		struct vm_nic *nic = &spec->nics[i];
 		copy_string(nic->mac, sizeof(nic->mac), json_object_get(n, "mac"));
 		copy_string(nic->tap, sizeof(nic->tap), json_object_get(n, "tap"));
@@ -256,8 +254,8 @@ nics_from_json(const json_t *nics, struct vm_spec *spec, char *why, size_t whyle
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(spec->nics[j].mac, nic->mac) == 0 ||
 			    strcmp(spec->nics[j].tap, nic->tap) == 0) {
-				snprintf(why, whylen, "nics[%zu] repeats the MAC or tap of nics[%zu]",
-					 i, j);
+				snprintf(why, whylen,
+					 "nics[%zu] repeats the MAC or tap of nics[%zu]", i, j);
 				return false;
 			}
 		}
@@ -291,9 +289,9 @@ vmspec_from_json(const json_t *obj, struct vm_spec *spec, char *why, size_t whyl
 		return false;
 	spec->ram_mb = json_integer_value(json_object_get(obj, "ram_mb"));
 	v = json_object_get(obj, "machine");
-	spec->machine = v != NULL ? (enum vm_machine)choice_index(machine_names,
-								  json_string_value(v))
-				  : VM_MACHINE_PC;
+	spec->machine = v != NULL
+				? (enum vm_machine)choice_index(machine_names, json_string_value(v))
+				: VM_MACHINE_PC;
 	spec->accel = (enum vm_accel)choice_index(accel_names,
 						  json_string_value(json_object_get(obj, "accel")));
 	if (!disks_from_json(json_object_get(obj, "disks"), spec, why, whylen))
@@ -343,10 +341,10 @@ vmspec_to_json(const struct vm_spec *spec)
 						    "bus", bus_names[spec->disks[i].bus])) != 0)
 			goto out;
 	for (size_t i = 0; i < spec->nnics; i++)
-		if (json_array_append_new(nics, json_pack("{s:s, s:s, s:s}", "mac",
-							  spec->nics[i].mac, "tap",
-							  spec->nics[i].tap, "model",
-							  nic_model_names[spec->nics[i].model])) != 0)
+		if (json_array_append_new(nics,
+					  json_pack("{s:s, s:s, s:s}", "mac", spec->nics[i].mac,
+						    "tap", spec->nics[i].tap, "model",
+						    nic_model_names[spec->nics[i].model])) != 0)
 			goto out;
 	/* json_pack's 'o' steals the arrays even when it fails. */
 	obj = json_pack("{s:I, s:s, s:s, s:o, s:I, s:s, s:s, s:o, s:o, s:s, s:s*}", "id",

@@ -15,13 +15,13 @@
 
 #define VMSPEC_MAX_VCPUS 64
 #define VMSPEC_MAX_DISKS 8
-#define VMSPEC_MAX_NICS  4
-#define VMSPEC_NAME_MAX  63
-#define VMSPEC_PATH_MAX  1023
-#define VMSPEC_TAP_MAX   15 /* IFNAMSIZ - 1 */
+#define VMSPEC_MAX_NICS	 4
+#define VMSPEC_NAME_MAX	 63
+#define VMSPEC_PATH_MAX	 1023
+#define VMSPEC_TAP_MAX	 15 /* IFNAMSIZ - 1 */
 /*
- * run_dir holds the QMP and VNC unix sockets, and sun_path is 108 bytes: "/qmp.sock" and "/vnc.sock"
- * plus the terminating NUL must still fit.
+ * run_dir holds the QMP and VNC unix sockets, and sun_path is 108 bytes: "/qmp.sock" and
+ * "/vnc.sock" plus the terminating NUL must still fit.
  */
 #define VMSPEC_RUN_DIR_MAX (108 - 10)
 #define VMSPEC_MIN_RAM_MB  16

@@ -83,3 +83,44 @@ def test_node_flags(stack, tmp_path):
     assert admin.call("node-get", id=nid)["maintenance"] is True
     tasks = admin.items("task-list", object_type="node", object_id=nid)
     assert tasks and tasks[0]["action"] == "node-update" and tasks[0]["status"] == "done"
+
+
+def wait_task(api, task_id, timeout=30):
+    """Poll a task until it ends; returns the task row."""
+    box = {}
+
+    def ended():
+        box["t"] = api.call("task-get", id=task_id)
+        return box["t"]["status"] in ("done", "failed")
+    w.wait_until(ended, timeout=timeout, what=f"task {task_id} to end")
+    return box["t"]
+
+
+def test_start_without_capacity_fails_with_reason(stack, tree):
+    """No node can take the vServer: the start task fails and says what is missing, the
+    vServer is not left in a transitional state, and a second task may follow."""
+    api = tree.cadmin.api
+    vs = api.call("vserver-create", account_id=tree.customer["id"], name=uniq("vs"), cores=8,
+                  ram_mb=512, disk_gb=1)
+    q = api.call("vserver-start", id=vs["id"])
+    assert q["status"] == "queued"
+    t = wait_task(api, q["task_id"])
+    assert t["status"] == "failed" and t["action"] == "vserver-start"
+    assert "no capacity" in t["info"], t["info"]
+    after = api.call("vserver-get", id=vs["id"])
+    assert after["state"] == "defined"
+    # the failure is in the job log for the customer, and the next task is accepted
+    assert q["task_id"] in w.ids(api.items("task-list", object_type="vserver",
+                                           object_id=vs["id"]))
+    q2 = api.call("vserver-stop", id=vs["id"])
+    assert wait_task(api, q2["task_id"])["status"] == "done"  # stopping a stopped one: nothing to do
+
+
+def test_power_ops_need_rights(stack, tree):
+    viewer = w.make_user(stack, tree.cadmin.api, tree.customer["id"], role="viewer")
+    vs = tree.cadmin.api.call("vserver-create", account_id=tree.customer["id"],
+                              name=uniq("vs"), cores=1, ram_mb=256, disk_gb=1)
+    assert_err(viewer.api.err("vserver-start", id=vs["id"]), "denied", 403)
+    assert_err(tree.radmin.api.err("vserver-start", id=vs["id"] + 100000), "not_found", 404)
+    outsider = w.make_tree(stack, stack.admin())
+    assert_err(outsider.cadmin.api.err("vserver-stop", id=vs["id"]), "not_found", 404)

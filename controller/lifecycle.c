@@ -1,0 +1,753 @@
+/*
+ * vServer lifecycle tasks. A task is a row (status, step, params) and, while it runs, a struct
+ * run in memory. Every step persists the next step name before it is taken, and every step is
+ * idempotent on both sides (placing an already placed vServer, creating an existing disk of the
+ * same size, defining a defined VM, starting a running one are all no-ops), so resuming a task
+ * after a controller restart simply runs its current step again.
+ *
+ * Steps that talk to a node retry for a while when the node is not connected (an agent that
+ * restarts comes back within seconds); a node that stays away fails the task with that reason.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "agents.h"
+#include "call.h"
+#include "db.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "placement.h"
+#include "server.h"
+
+#define NODE_RETRY_SECONDS 5
+#define NODE_RETRY_MAX	   12 /* one minute of a missing node before the task fails */
+#define PLACE_ATTEMPTS	   3
+#define COMMAND_TIMEOUT	   60
+#define MAX_NODES	   4096
+
+/* Owner: the engine, from lifecycle_run() until finish(). */
+struct run {
+	struct server *srv;
+	int64_t task_id;
+	int64_t vserver_id;
+	char action[32];
+	char step[32];
+	json_t *vs;	/* the vServer row as loaded for this step */
+	json_t *params; /* the task's parameters */
+	int node_attempts;
+	int place_attempts;
+	const char *cmd_op; /* the node command being retried */
+	json_t *cmd_args;
+	const char *cmd_next;
+	int cmd_timeout;
+};
+
+static void advance(struct run *r);
+static void load(struct run *r);
+
+static void
+run_free(struct run *r)
+{
+	json_decref(r->vs);
+	json_decref(r->params);
+	json_decref(r->cmd_args);
+	free(r);
+}
+
+static int64_t
+vs_int(const struct run *r, const char *key)
+{
+	return (int64_t)json_integer_value(json_object_get(r->vs, key));
+}
+
+static bool
+vs_bool(const struct run *r, const char *key)
+{
+	return json_is_true(json_object_get(r->vs, key));
+}
+
+static const char *
+vs_str(const struct run *r, const char *key)
+{
+	return json_string_value(json_object_get(r->vs, key));
+}
+
+/* ------------------------------------------------------------------ finishing */
+
+static void
+finished(const struct db_result *res, void *arg)
+{
+	struct run *r = arg;
+
+	if (res->status != DB_OK)
+		log_error("task %lld: cannot record its end: %s", (long long)r->task_id,
+			  res->message ? res->message : "-");
+	run_free(r);
+}
+
+/*
+ * End the task: status, info, the vServer's new state (NULL: unchanged) and its error text, and
+ * an audit row, in one statement.
+ */
+static void
+finish(struct run *r, bool ok, const char *info, const char *state)
+{
+	static const char sql[] =
+		"WITH k AS (UPDATE tasks SET status = $2, ended_at = now(), info = $3, step = NULL "
+		"WHERE id = $1 RETURNING *), "
+		"v AS (UPDATE vservers SET state = coalesce($4, state), "
+		"error = CASE WHEN $2 = 'failed' THEN $3 ELSE NULL END WHERE id = $5) "
+		"INSERT INTO audit (user_id, username, scope_path, event, object_type, object_id, "
+		"detail) SELECT k.user_id, k.username, k.scope_path, k.action || '.' || $2, "
+		"'vserver', $5, $3 FROM k";
+	char tid[24], vid[24];
+	const char *params[] = {call_i64(tid, r->task_id), ok ? "done" : "failed", info ? info : "",
+				state, call_i64(vid, r->vserver_id)};
+
+	log_info("task %lld (%s vServer %lld) %s%s%s", (long long)r->task_id, r->action,
+		 (long long)r->vserver_id, ok ? "done" : "failed", info && *info ? ": " : "",
+		 info ? info : "");
+	db_query(r->srv->db, sql, 5, params, finished, r);
+}
+
+static void fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+fail(struct run *r, const char *fmt, ...)
+{
+	char info[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(info, sizeof(info), fmt, ap);
+	va_end(ap);
+	finish(r, false, info, NULL);
+}
+
+/* ------------------------------------------------------------------ steps */
+
+static void
+step_saved(const struct db_result *res, void *arg)
+{
+	struct run *r = arg;
+
+	if (res->status != DB_OK) {
+		/* The database went away: the task stays at its step and resumes at start-up. */
+		log_error("task %lld: cannot save step %s: %s", (long long)r->task_id, r->step,
+			  res->message ? res->message : "-");
+		run_free(r);
+		return;
+	}
+	load(r);
+}
+
+/* Persist the next step, reload the vServer, and take the step. */
+static void
+goto_step(struct run *r, const char *step)
+{
+	static const char sql[] = "UPDATE tasks SET step = $2, status = 'running' WHERE id = $1";
+	char tid[24];
+	const char *params[] = {call_i64(tid, r->task_id), step};
+
+	snprintf(r->step, sizeof(r->step), "%s", step);
+	db_query(r->srv->db, sql, 2, params, step_saved, r);
+}
+
+static void
+sql_then(const struct db_result *res, void *arg)
+{
+	struct run *r = arg;
+
+	if (res->status != DB_OK) {
+		fail(r, "%s", res->message ? res->message : "database error");
+		return;
+	}
+	goto_step(r, r->cmd_next);
+}
+
+/* Run a statement with $1 = vServer id, then go to step next. */
+static void
+sql_step(struct run *r, const char *sql, const char *next)
+{
+	char vid[24];
+	const char *params[] = {call_i64(vid, r->vserver_id)};
+
+	r->cmd_next = next;
+	db_query(r->srv->db, sql, 1, params, sql_then, r);
+}
+
+static void send_command(struct run *r);
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	send_command(arg);
+}
+
+static void
+command_replied(void *arg, bool ok, json_t *result, const char *code, const char *message)
+{
+	struct run *r = arg;
+
+	if (ok) {
+		r->node_attempts = 0;
+		goto_step(r, r->cmd_next);
+		return;
+	}
+	if (code != NULL && (strcmp(code, "node_offline") == 0 || strcmp(code, "timeout") == 0) &&
+	    ++r->node_attempts < NODE_RETRY_MAX) {
+		struct timeval tv = {NODE_RETRY_SECONDS, 0};
+		log_info("task %lld: node not answering (%s); retrying %s", (long long)r->task_id,
+			 code, r->cmd_op);
+		event_base_once(r->srv->base, -1, EV_TIMEOUT, on_retry, r, &tv);
+		return;
+	}
+	if (code != NULL && strcmp(code, "shutdown_timeout") == 0) {
+		fail(r, "the guest did not power off in time; it is still running (use stop to "
+			"force it off)");
+		return;
+	}
+	fail(r, "%s on the node failed: %s%s%s", r->cmd_op, code ? code : "error",
+	     message ? ": " : "", message ? message : "");
+}
+
+static void
+send_command(struct run *r)
+{
+	agents_command(r->srv, vs_int(r, "node_id"), r->task_id, r->cmd_op, r->cmd_args,
+		       r->cmd_timeout, command_replied, r);
+}
+
+/* Send a command to the vServer's node (args stolen), then go to step next. */
+static void
+node_step(struct run *r, const char *op, json_t *args, int timeout, const char *next)
+{
+	json_decref(r->cmd_args);
+	r->cmd_op = op;
+	r->cmd_args = args;
+	r->cmd_next = next;
+	r->cmd_timeout = timeout;
+	r->node_attempts = 0;
+	send_command(r);
+}
+
+static json_t *
+vm_id_args(const struct run *r)
+{
+	return json_pack("{s:I}", "id", (json_int_t)r->vserver_id);
+}
+
+/* ------------------------------------------------------------------ placement */
+
+static void
+placed(const struct db_result *res, void *arg)
+{
+	struct run *r = arg;
+
+	if (res->status == DB_SQL_ERROR && strcmp(res->sqlstate, "WRCON") == 0 &&
+	    ++r->place_attempts < PLACE_ATTEMPTS) {
+		/* Another placement took the room between snapshot and commit: decide again. */
+		load(r);
+		return;
+	}
+	if (res->status != DB_OK) {
+		fail(r, "placement failed: %s", res->message ? res->message : "database error");
+		return;
+	}
+	goto_step(r, r->cmd_next);
+}
+
+static void
+snapshot_loaded(const struct db_result *res, void *arg)
+{
+	static const char sql[] = "SELECT wr_place_vserver($1, $2)";
+	struct run *r = arg;
+	struct placement_node *nodes = NULL;
+	json_t *list = NULL;
+	size_t n = 0, i;
+	json_t *e;
+	char why[256], vid[24], nid[24];
+
+	if (res->status != DB_OK || PQntuples(res->res) != 1) {
+		fail(r, "cannot read node capacity: %s", res->message ? res->message : "-");
+		return;
+	}
+	list = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+	nodes = calloc(json_array_size(list) + 1, sizeof(*nodes));
+	if (nodes == NULL) {
+		json_decref(list);
+		fail(r, "out of memory");
+		return;
+	}
+	json_array_foreach (list, i, e) {
+		if (n == MAX_NODES)
+			break;
+		struct placement_node *pn = &nodes[n++];
+		pn->id = json_integer_value(json_object_get(e, "id"));
+		pn->name = json_string_value(json_object_get(e, "name"));
+		pn->online = json_is_true(json_object_get(e, "online")) &&
+			     agents_node_online(r->srv, pn->id);
+		pn->maintenance = json_is_true(json_object_get(e, "maintenance"));
+		pn->reserve = json_is_true(json_object_get(e, "reserve"));
+		pn->vdc_id = json_integer_value(json_object_get(e, "vdc_id"));
+		pn->free_cores = (int)json_integer_value(json_object_get(e, "free_cores"));
+		pn->free_ram_mb = json_integer_value(json_object_get(e, "free_ram_mb"));
+		pn->free_disk_gb = json_integer_value(json_object_get(e, "free_disk_gb"));
+		pn->group_members = (int)json_integer_value(json_object_get(e, "group"));
+	}
+	struct placement_request req = {
+		.cores = (int)vs_int(r, "cores"),
+		.ram_mb = vs_int(r, "ram_mb"),
+		.disk_gb = vs_bool(r, "disk_created") ? 0 : vs_int(r, "disk_gb"),
+		.vdc_id = vs_int(r, "vdc_id"),
+		.anti_affinity = vs_str(r, "anti_affinity") != NULL,
+	};
+	int pick = placement_pick(nodes, n, &req, why, sizeof(why));
+	if (pick < 0) {
+		json_decref(list);
+		free(nodes);
+		fail(r, "no capacity: %s", why);
+		return;
+	}
+	log_info("task %lld: vServer %lld goes to node %s", (long long)r->task_id,
+		 (long long)r->vserver_id, nodes[pick].name);
+	const char *params[] = {call_i64(vid, r->vserver_id), call_i64(nid, nodes[pick].id)};
+	json_decref(list);
+	free(nodes);
+	db_query(r->srv->db, sql, 2, params, placed, r);
+}
+
+static void
+place(struct run *r, const char *next)
+{
+	static const char sql[] =
+		"SELECT coalesce(json_agg(json_build_object('id', c.id, 'name', c.name, 'online', "
+		"c.online, 'maintenance', c.maintenance, 'reserve', c.reserve, 'vdc_id', c.vdc_id, "
+		"'free_cores', c.free_cores, 'free_ram_mb', c.free_ram_mb, 'free_disk_gb', "
+		"c.free_disk_gb, 'group', (SELECT count(*) FROM vservers x WHERE x.node_id = c.id "
+		"AND x.anti_affinity = $2 AND x.id <> $1))), '[]') FROM node_capacity c";
+	char vid[24];
+	const char *params[] = {call_i64(vid, r->vserver_id), vs_str(r, "anti_affinity")};
+
+	if (vs_int(r, "node_id") != 0) {
+		goto_step(r, next);
+		return;
+	}
+	r->cmd_next = next;
+	db_query(r->srv->db, sql, 2, params, snapshot_loaded, r);
+}
+
+/* ------------------------------------------------------------------ disks and definition */
+
+static void
+storage_loaded(const struct db_result *res, void *arg)
+{
+	struct run *r = arg;
+	char name[32];
+
+	if (res->status != DB_OK || PQntuples(res->res) != 1) {
+		fail(r, "the node reports no storage for the vServer's disk");
+		return;
+	}
+	snprintf(name, sizeof(name), "vs-%lld", (long long)r->vserver_id);
+	/* Remembered before the command: a resumed task re-creates on the same storage. */
+	json_object_set_new(r->params, "storage", json_string(PQgetvalue(res->res, 0, 0)));
+	node_step(r, "disk.create",
+		  json_pack("{s:s, s:s, s:I}", "storage", PQgetvalue(res->res, 0, 0), "name", name,
+			    "size_gb", (json_int_t)vs_int(r, "disk_gb")),
+		  COMMAND_TIMEOUT, "disk_made");
+}
+
+static void
+make_disk(struct run *r)
+{
+	static const char sql[] =
+		"SELECT s.name FROM node_storages s JOIN vservers v ON v.node_id = s.node_id "
+		"WHERE v.id = $1 AND (v.disk_storage IS NULL OR s.name = v.disk_storage) "
+		"ORDER BY s.shared DESC, s.name LIMIT 1";
+	char vid[24];
+	const char *params[] = {call_i64(vid, r->vserver_id)};
+
+	if (vs_bool(r, "disk_created")) {
+		goto_step(r, "define");
+		return;
+	}
+	db_query(r->srv->db, sql, 1, params, storage_loaded, r);
+}
+
+static void
+disk_made(struct run *r)
+{
+	static const char sql[] = "UPDATE vservers SET disk_created = true, disk_storage = $2 "
+				  "WHERE id = $1";
+	char vid[24];
+	const char *params[] = {call_i64(vid, r->vserver_id),
+				json_string_value(json_object_get(r->params, "storage"))};
+
+	r->cmd_next = "define";
+	db_query(r->srv->db, sql, 2, params, sql_then, r);
+}
+
+static void
+spec_loaded(const struct db_result *res, void *arg)
+{
+	struct run *r = arg;
+
+	if (res->status != DB_OK || PQntuples(res->res) != 1) {
+		fail(r, "cannot build the VM definition: %s", res->message ? res->message : "-");
+		return;
+	}
+	json_t *spec = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+	if (spec == NULL) {
+		fail(r, "cannot build the VM definition");
+		return;
+	}
+	node_step(r, "vm.define", spec, COMMAND_TIMEOUT, "boot");
+}
+
+/* The VM as the node must run it; one NIC with a controller-allocated MAC is made on first use. */
+static void
+define(struct run *r)
+{
+	static const char sql[] =
+		"WITH nic AS (INSERT INTO nics (vserver_id, mac, model) SELECT v.id, "
+		"wr_next_mac(), "
+		"v.nic_model FROM vservers v WHERE v.id = $1 AND NOT EXISTS (SELECT 1 FROM nics "
+		"WHERE vserver_id = $1) RETURNING mac, model), "
+		"all_nics AS (SELECT mac, model FROM nics WHERE vserver_id = $1 UNION ALL "
+		"SELECT mac, model FROM nic) "
+		"SELECT json_build_object('id', v.id, 'name', v.name, 'uuid', v.uuid, "
+		"'cores', (SELECT json_agg(c.core ORDER BY c.vcpu) FROM vcpu_cores c "
+		"WHERE c.vserver_id = v.id), 'ram_mb', v.ram_mb, "
+		"'disks', json_build_array(json_build_object('storage', v.disk_storage, 'name', "
+		"'vs-' || v.id, 'bus', 'virtio')), "
+		"'nics', (SELECT json_agg(json_build_object('mac', n.mac::text, 'bridge', "
+		"coalesce(nd.bridges[1], 'wrbr0'), 'model', n.model)) FROM all_nics n), "
+		"'iso', v.iso) FROM vservers v JOIN nodes nd ON nd.id = v.node_id WHERE v.id = $1";
+	char vid[24];
+	const char *params[] = {call_i64(vid, r->vserver_id)};
+
+	db_query(r->srv->db, sql, 1, params, spec_loaded, r);
+}
+
+/* ------------------------------------------------------------------ the actions */
+
+static const char unplace_sql[] = "SELECT wr_unplace_vserver($1)";
+static const char delete_sql[] = "DELETE FROM vservers WHERE id = $1";
+
+static bool
+state_is(const struct run *r, const char *a, const char *b)
+{
+	const char *s = vs_str(r, "state");
+	return s != NULL && (strcmp(s, a) == 0 || (b != NULL && strcmp(s, b) == 0));
+}
+
+static void
+act_start(struct run *r)
+{
+	if (strcmp(r->step, "begin") == 0) {
+		if (state_is(r, "running", NULL)) {
+			finish(r, true, "already running", NULL);
+			return;
+		}
+		if (state_is(r, "paused", NULL)) {
+			finish(r, false, "the vServer is paused; resume it", NULL);
+			return;
+		}
+		place(r, "disk");
+	} else if (strcmp(r->step, "disk") == 0) {
+		make_disk(r);
+	} else if (strcmp(r->step, "disk_made") == 0) {
+		disk_made(r);
+	} else if (strcmp(r->step, "define") == 0) {
+		define(r);
+	} else if (strcmp(r->step, "boot") == 0) {
+		node_step(r, "vm.start", vm_id_args(r), COMMAND_TIMEOUT, "started");
+	} else if (strcmp(r->step, "started") == 0) {
+		finish(r, true, "", "running");
+	} else {
+		fail(r, "unknown step %s", r->step);
+	}
+}
+
+/* Stop-like actions: one command, then a state. */
+static void
+act_simple(struct run *r, const char *op, const char *need_a, const char *need_b,
+	   const char *already, const char *state)
+{
+	if (strcmp(r->step, "begin") == 0) {
+		if (already != NULL && state_is(r, already, NULL)) {
+			finish(r, true, "nothing to do", NULL);
+			return;
+		}
+		if (strcmp(already ? already : "", "stopped") == 0 &&
+		    (vs_int(r, "node_id") == 0 || state_is(r, "defined", "parked"))) {
+			finish(r, true, "not running", NULL);
+			return;
+		}
+		if (need_a != NULL && !state_is(r, need_a, need_b)) {
+			fail(r, "the vServer is %s", vs_str(r, "state"));
+			return;
+		}
+		if (vs_int(r, "node_id") == 0) {
+			fail(r, "the vServer has not been started on any node");
+			return;
+		}
+		json_t *args = vm_id_args(r);
+		int timeout = COMMAND_TIMEOUT;
+		if (strcmp(op, "vm.shutdown") == 0) {
+			int64_t t = json_integer_value(json_object_get(r->params, "timeout"));
+			if (t <= 0)
+				t = 60;
+			json_object_set_new(args, "timeout", json_integer(t));
+			timeout = (int)t + 15;
+		}
+		node_step(r, op, args, timeout, "done");
+	} else if (strcmp(r->step, "done") == 0) {
+		finish(r, true, "", state);
+	} else {
+		fail(r, "unknown step %s", r->step);
+	}
+}
+
+static void
+act_park(struct run *r)
+{
+	if (strcmp(r->step, "begin") == 0) {
+		if (state_is(r, "parked", NULL)) {
+			finish(r, true, "already parked", NULL);
+			return;
+		}
+		if (!state_is(r, "stopped", "defined")) {
+			fail(r, "stop the vServer before parking it (it is %s)",
+			     vs_str(r, "state"));
+			return;
+		}
+		if (vs_int(r, "node_id") == 0) {
+			goto_step(r, "release");
+			return;
+		}
+		node_step(r, "vm.undefine", vm_id_args(r), COMMAND_TIMEOUT, "release");
+	} else if (strcmp(r->step, "release") == 0) {
+		sql_step(r, unplace_sql, "parked");
+	} else if (strcmp(r->step, "parked") == 0) {
+		finish(r, true, "cores and RAM released", "parked");
+	} else {
+		fail(r, "unknown step %s", r->step);
+	}
+}
+
+static void
+act_unpark(struct run *r)
+{
+	if (strcmp(r->step, "begin") == 0) {
+		if (!state_is(r, "parked", NULL)) {
+			fail(r, "the vServer is not parked (it is %s)", vs_str(r, "state"));
+			return;
+		}
+		place(r, "unparked");
+	} else if (strcmp(r->step, "unparked") == 0) {
+		finish(r, true, "", "stopped");
+	} else {
+		fail(r, "unknown step %s", r->step);
+	}
+}
+
+static void
+act_delete(struct run *r)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "vs-%lld", (long long)r->vserver_id);
+	if (strcmp(r->step, "begin") == 0) {
+		if (vs_int(r, "node_id") == 0) {
+			goto_step(r, "disk");
+			return;
+		}
+		node_step(r, "vm.stop", vm_id_args(r), COMMAND_TIMEOUT, "undefine");
+	} else if (strcmp(r->step, "undefine") == 0) {
+		node_step(r, "vm.undefine", vm_id_args(r), COMMAND_TIMEOUT, "disk");
+	} else if (strcmp(r->step, "disk") == 0) {
+		if (!vs_bool(r, "disk_created") || vs_int(r, "node_id") == 0) {
+			/* A parked vServer's disk stays on shared storage no node is asked about.
+			 */
+			goto_step(r, "release");
+			return;
+		}
+		node_step(
+			r, "disk.delete",
+			json_pack("{s:s, s:s}", "storage", vs_str(r, "disk_storage"), "name", name),
+			COMMAND_TIMEOUT, "release");
+	} else if (strcmp(r->step, "release") == 0) {
+		sql_step(r, delete_sql, "deleted");
+	} else if (strcmp(r->step, "deleted") == 0) {
+		finish(r, true, "", NULL);
+	} else {
+		fail(r, "unknown step %s", r->step);
+	}
+}
+
+static void
+advance(struct run *r)
+{
+	const char *a = r->action;
+
+	if (strcmp(a, "vserver-start") == 0)
+		act_start(r);
+	else if (strcmp(a, "vserver-stop") == 0)
+		act_simple(r, "vm.stop", NULL, NULL, "stopped", "stopped");
+	else if (strcmp(a, "vserver-shutdown") == 0)
+		act_simple(r, "vm.shutdown", "running", "paused", "stopped", "stopped");
+	else if (strcmp(a, "vserver-reset") == 0)
+		act_simple(r, "vm.reset", "running", NULL, NULL, "running");
+	else if (strcmp(a, "vserver-pause") == 0)
+		act_simple(r, "vm.pause", "running", NULL, "paused", "paused");
+	else if (strcmp(a, "vserver-resume") == 0)
+		act_simple(r, "vm.resume", "paused", NULL, "running", "running");
+	else if (strcmp(a, "vserver-park") == 0)
+		act_park(r);
+	else if (strcmp(a, "vserver-unpark") == 0)
+		act_unpark(r);
+	else if (strcmp(a, "vserver-delete") == 0)
+		act_delete(r);
+	else
+		fail(r, "unknown action %s", a);
+}
+
+/* ------------------------------------------------------------------ loading and resuming */
+
+static void
+loaded(const struct db_result *res, void *arg)
+{
+	struct run *r = arg;
+
+	if (res->status != DB_OK) {
+		log_error("task %lld: cannot load: %s; it resumes at the next start",
+			  (long long)r->task_id, res->message ? res->message : "-");
+		run_free(r);
+		return;
+	}
+	if (PQntuples(res->res) != 1) {
+		log_warn("task %lld is gone or finished", (long long)r->task_id);
+		run_free(r);
+		return;
+	}
+	json_t *row = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+	json_t *vs = json_object_get(row, "vs");
+	r->vserver_id = json_integer_value(json_object_get(row, "vserver_id"));
+	snprintf(r->action, sizeof(r->action), "%s",
+		 json_string_value(json_object_get(row, "action")) ?: "");
+	snprintf(r->step, sizeof(r->step), "%s",
+		 json_string_value(json_object_get(row, "step")) ?: "begin");
+	if (r->params == NULL) {
+		r->params = json_incref(json_object_get(row, "params"));
+		if (!json_is_object(r->params)) {
+			json_decref(r->params);
+			r->params = json_object();
+		}
+	}
+	json_decref(r->vs);
+	r->vs = json_incref(vs);
+	json_decref(row);
+	if (!json_is_object(r->vs)) {
+		if (strcmp(r->action, "vserver-delete") == 0)
+			finish(r, true, "", NULL);
+		else
+			fail(r, "the vServer no longer exists");
+		return;
+	}
+	advance(r);
+}
+
+static void
+load(struct run *r)
+{
+	static const char sql[] =
+		"SELECT json_build_object('action', k.action, 'step', k.step, 'params', k.params, "
+		"'vserver_id', k.vserver_id, 'vs', (SELECT json_build_object('id', v.id, 'name', "
+		"v.name, 'state', v.state, 'cores', v.cores, 'ram_mb', v.ram_mb, 'disk_gb', "
+		"v.disk_gb, 'vdc_id', coalesce(v.vdc_id, 0), 'node_id', coalesce(v.node_id, 0), "
+		"'anti_affinity', v.anti_affinity, 'disk_created', v.disk_created, "
+		"'disk_storage', v.disk_storage) FROM vservers v WHERE v.id = k.vserver_id)) "
+		"FROM tasks k WHERE k.id = $1 AND k.status IN ('queued', 'running')";
+	char tid[24];
+	const char *params[] = {call_i64(tid, r->task_id)};
+
+	db_query(r->srv->db, sql, 1, params, loaded, r);
+}
+
+void
+lifecycle_run(struct server *srv, int64_t task_id)
+{
+	struct run *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		log_error("task %lld: out of memory; it resumes at the next start",
+			  (long long)task_id);
+		return;
+	}
+	r->srv = srv;
+	r->task_id = task_id;
+	load(r);
+}
+
+static void
+active_loaded(const struct db_result *res, void *arg)
+{
+	struct server *srv = arg;
+
+	if (res->status != DB_OK) {
+		log_error("cannot list unfinished tasks: %s", res->message ? res->message : "-");
+		return;
+	}
+	for (int i = 0; i < PQntuples(res->res); i++) {
+		int64_t id = strtoll(PQgetvalue(res->res, i, 0), NULL, 10);
+		log_info("resuming task %lld", (long long)id);
+		lifecycle_run(srv, id);
+	}
+}
+
+void
+lifecycle_resume_all(struct server *srv)
+{
+	static const char sql[] = "SELECT id FROM tasks WHERE status IN ('queued', 'running') AND "
+				  "vserver_id IS NOT NULL ORDER BY id";
+
+	db_query(srv->db, sql, 0, NULL, active_loaded, srv);
+}
+
+static void
+event_stored(const struct db_result *res, void *arg)
+{
+	if (res->status != DB_OK)
+		log_warn("cannot record a node event: %s", res->message ? res->message : "-");
+}
+
+void
+lifecycle_node_event(struct server *srv, int64_t node_id, int64_t vserver_id, const char *event,
+		     const char *detail)
+{
+	/* Only the node the vServer is placed on may change its state. */
+	static const char sql[] =
+		"UPDATE vservers SET state = $3, error = nullif($4, '') WHERE id = $1 AND "
+		"node_id = $2 AND NOT EXISTS (SELECT 1 FROM tasks WHERE vserver_id = $1 AND status "
+		"IN ('queued', 'running'))";
+	const char *state = NULL;
+	char vid[24], nid[24];
+
+	if (strcmp(event, "stopped") == 0 || strcmp(event, "gave_up") == 0)
+		state = strcmp(event, "gave_up") == 0 ? "error" : "stopped";
+	else if (strcmp(event, "started") == 0 || strcmp(event, "restarted") == 0)
+		state = "running";
+	if (state == NULL)
+		return;
+	const char *params[] = {call_i64(vid, vserver_id), call_i64(nid, node_id), state,
+				detail ? detail : ""};
+	db_query(srv->db, sql, 4, params, event_stored, NULL);
+}
