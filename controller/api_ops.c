@@ -177,6 +177,12 @@ static const struct param p_shutdown[] = {
 	PARAM_END,
 };
 
+static const struct param p_attach_iso[] = {
+	P_ID("id", true, "vServer"),
+	P_ID("iso_id", true, "an image of iso-list"),
+	PARAM_END,
+};
+
 static const struct param p_task_list[] = {
 	{"limit", PARAM_INT, false, false, 1, 1000, NULL, "rows (default 100)"},
 	{"offset", PARAM_INT, false, false, 0, 100000, NULL, "rows to skip"},
@@ -282,6 +288,14 @@ const struct op api_ops[] = {
 	{"node-get", "One rack server", 0, p_id, "node", op_node_get},
 	{"node-update", "Set maintenance, reserve or the owning vDataCenter", M, p_node_update,
 	 "node", op_node_update},
+
+	{"iso-rescan", "Register the *.iso files found in iso_dir (provider)", M, p_none,
+	 "registered, removed", op_iso_rescan},
+	{"iso-list", "ISO images the caller may attach", 0, p_none, "items: [iso]", op_iso_list},
+	{"vserver-attach-iso", "Put an ISO into the vServer's CD-ROM drive (live when running)", 0,
+	 p_attach_iso, "task_id, status", op_vserver_attach_iso},
+	{"vserver-detach-iso", "Empty the vServer's CD-ROM drive", 0, p_id, "task_id, status",
+	 op_vserver_attach_iso},
 
 	{"task-list", "The job log, newest first", 0, p_task_list, "items: [task]", op_task_list},
 	{"task-get", "One task", 0, p_id, "task", op_task_get},

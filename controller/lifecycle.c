@@ -593,6 +593,36 @@ act_delete(struct run *r)
 	}
 }
 
+/* Attach or detach media: the database first, then the running QEMU. */
+static void
+act_media(struct run *r)
+{
+	static const char set_sql[] = "UPDATE vservers SET iso = (SELECT path FROM isos WHERE id = "
+				      "nullif($2, '0')::bigint) "
+				      "WHERE id = $1";
+
+	if (strcmp(r->step, "begin") == 0) {
+		char vid[24], iso[24];
+		const char *params[] = {
+			call_i64(vid, r->vserver_id),
+			call_i64(iso, json_integer_value(json_object_get(r->params, "iso_id")))};
+		r->cmd_next = "media";
+		db_query(r->srv->db, set_sql, 2, params, sql_then, r);
+	} else if (strcmp(r->step, "media") == 0) {
+		if (vs_int(r, "node_id") == 0 || !state_is(r, "running", "paused")) {
+			finish(r, true, "takes effect at the next start", NULL);
+			return;
+		}
+		json_t *args = vm_id_args(r);
+		json_object_set(args, "iso", json_object_get(r->vs, "iso"));
+		node_step(r, "vm.media", args, COMMAND_TIMEOUT, "done");
+	} else if (strcmp(r->step, "done") == 0) {
+		finish(r, true, "", NULL);
+	} else {
+		fail(r, "unknown step %s", r->step);
+	}
+}
+
 static void
 advance(struct run *r)
 {
@@ -616,6 +646,8 @@ advance(struct run *r)
 		act_unpark(r);
 	else if (strcmp(a, "vserver-delete") == 0)
 		act_delete(r);
+	else if (strcmp(a, "vserver-attach-iso") == 0 || strcmp(a, "vserver-detach-iso") == 0)
+		act_media(r);
 	else
 		fail(r, "unknown action %s", a);
 }
@@ -674,7 +706,8 @@ load(struct run *r)
 		"v.name, 'state', v.state, 'cores', v.cores, 'ram_mb', v.ram_mb, 'disk_gb', "
 		"v.disk_gb, 'vdc_id', coalesce(v.vdc_id, 0), 'node_id', coalesce(v.node_id, 0), "
 		"'anti_affinity', v.anti_affinity, 'disk_created', v.disk_created, "
-		"'disk_storage', v.disk_storage) FROM vservers v WHERE v.id = k.vserver_id)) "
+		"'disk_storage', v.disk_storage, 'iso', v.iso) FROM vservers v "
+		"WHERE v.id = k.vserver_id)) "
 		"FROM tasks k WHERE k.id = $1 AND k.status IN ('queued', 'running')";
 	char tid[24];
 	const char *params[] = {call_i64(tid, r->task_id)};

@@ -14,6 +14,8 @@ void ops_reply_items(struct call *c, json_t *items, uint32_t need);
  * $2 = the optional filter argument filter_arg; rows carry "_scope" and are filtered by need.
  */
 void ops_list_subtree(struct call *c, const char *sql, const char *filter_arg, uint32_t need);
+/* The reply step of ops_list_subtree: filter by c->resolving.need and answer the items. */
+void ops_subtree_listed(struct call *c, json_t *items);
 /* Reply with the JSON the last statement produced; no row means the object is gone. */
 void ops_reply_object(struct call *c, json_t *obj);
 /* Reply with an object just created or changed: it becomes the task's object. */
@@ -81,6 +83,10 @@ void op_vserver_power(struct call *c);	   /* start, shutdown, stop, reset, pause
 void op_vserver_placement(struct call *c); /* park, unpark */
 /* Queue the call's op as a lifecycle task for the resolved vServer (subject). */
 void op_vserver_enqueue(struct call *c);
+
+void op_iso_rescan(struct call *c);
+void op_iso_list(struct call *c);
+void op_vserver_attach_iso(struct call *c); /* attach (iso_id) and detach (no iso_id) */
 
 void op_task_list(struct call *c);
 void op_task_get(struct call *c);

@@ -65,8 +65,8 @@ ops_subject_new(struct call *c, const char *type, const char *name)
 	snprintf(c->subject.name, sizeof(c->subject.name), "%s", name ? name : "");
 }
 
-static void
-subtree_listed(struct call *c, json_t *items)
+void
+ops_subtree_listed(struct call *c, json_t *items)
 {
 	ops_reply_items(c, items, c->resolving.need);
 }
@@ -80,5 +80,5 @@ ops_list_subtree(struct call *c, const char *sql, const char *filter_arg, uint32
 					   : NULL};
 
 	c->resolving.need = need;
-	call_sql_json(c, sql, 2, params, subtree_listed);
+	call_sql_json(c, sql, 2, params, ops_subtree_listed);
 }

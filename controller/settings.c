@@ -71,6 +71,9 @@ const struct config_key settings_table[] = {
 	{"agent_names", CONFIG_STRING, OFF(agent_names), NULL, 0, 0, NULL, false,
 	 "names and addresses agents dial, for the listener's certificate (default: the "
 	 "agent_listen address, localhost, 127.0.0.1 and the host name)"},
+	{"iso_dir", CONFIG_PATH, OFF(iso_dir), WEBRACK_LOCALSTATEDIR "/lib/webrack/isos", 0, 0,
+	 NULL, false,
+	 "the ISO library: *.iso files here (at the same path on every node) can be attached"},
 	CONFIG_END,
 };
 

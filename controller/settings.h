@@ -37,6 +37,7 @@ struct settings {
 	char *ca_key;
 	char *agent_listen;
 	char *agent_names;
+	char *iso_dir;
 };
 
 extern const struct config_key settings_table[];

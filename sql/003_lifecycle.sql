@@ -25,3 +25,14 @@ CREATE FUNCTION wr_next_mac() RETURNS macaddr LANGUAGE sql AS $$
 		lpad(to_hex((v >> 8) & 255), 2, '0') || ':' || lpad(to_hex(v & 255), 2, '0'))::macaddr
 	FROM (SELECT nextval('nic_mac_seq') AS v) s;
 $$;
+
+-- The ISO library: image files in the controller's iso_dir (shared with the nodes), public or
+-- belonging to one account.
+CREATE TABLE isos (
+	id bigserial PRIMARY KEY,
+	name text NOT NULL,
+	path text NOT NULL UNIQUE,
+	size_bytes bigint NOT NULL,
+	account_id bigint REFERENCES accounts(id) ON DELETE CASCADE,
+	created_at timestamptz NOT NULL DEFAULT now()
+);

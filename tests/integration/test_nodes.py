@@ -124,3 +124,35 @@ def test_power_ops_need_rights(stack, tree):
     assert_err(tree.radmin.api.err("vserver-start", id=vs["id"] + 100000), "not_found", 404)
     outsider = w.make_tree(stack, stack.admin())
     assert_err(outsider.cadmin.api.err("vserver-stop", id=vs["id"]), "not_found", 404)
+
+
+def test_iso_library(stack, tree):
+    """Provider registers the ISOs in iso_dir; customers list public images and attach one
+    (recorded for the next start when the vServer is not running); foreign or unknown images are
+    not found; only the provider rescans."""
+    import os
+    iso_dir = stack.iso_dir
+    name = uniq("img") + ".iso"
+    with open(os.path.join(iso_dir, name), "wb") as f:
+        f.write(b"\0" * 4096)
+    (open(os.path.join(iso_dir, "not an iso.txt"), "w")).close()
+    admin = stack.admin()
+    assert_err(tree.cadmin.api.err("iso-rescan"), "denied", 403)
+    res = admin.call("iso-rescan")
+    assert res["registered"] >= 1
+    isos = {i["name"]: i for i in tree.cadmin.api.items("iso-list")}
+    assert name in isos and isos[name]["size_bytes"] == 4096
+    assert "not an iso.txt" not in isos
+    vs = tree.cadmin.api.call("vserver-create", account_id=tree.customer["id"], name=uniq("vs"),
+                              cores=1, ram_mb=256, disk_gb=1)
+    t = tree.cadmin.api.call("vserver-attach-iso", id=vs["id"], iso_id=isos[name]["id"])
+    t = wait_task(tree.cadmin.api, t["task_id"])
+    assert t["status"] == "done", t
+    assert_err(tree.cadmin.api.err("vserver-attach-iso", id=vs["id"], iso_id=10 ** 9),
+               "not_found", 404)
+    t = wait_task(tree.cadmin.api, tree.cadmin.api.call("vserver-detach-iso",
+                                                        id=vs["id"])["task_id"])
+    assert t["status"] == "done", t
+    os.unlink(os.path.join(iso_dir, name))
+    assert admin.call("iso-rescan")["removed"] >= 1
+    assert name not in {i["name"] for i in tree.cadmin.api.items("iso-list")}

@@ -321,6 +321,12 @@ class Stack:
         return self.dir / "pg"
 
     @property
+    def iso_dir(self):
+        d = self.dir / "isos"
+        d.mkdir(exist_ok=True)
+        return d
+
+    @property
     def conf_file(self):
         return self.dir / "webrackd.conf"
 
@@ -401,6 +407,7 @@ class Stack:
         c["sql_dir"] = str(REPO / "sql")
         c["ca_cert"] = str(self.dir / "ca.crt")
         c["ca_key"] = str(self.dir / "ca.key")
+        c["iso_dir"] = str(self.iso_dir)
         c.setdefault("agent_listen", f"127.0.0.1:{self.agent_port}")
         lines = ["# written by tests/integration"]
         for k, v in c.items():
