@@ -177,6 +177,14 @@ static const struct param p_shutdown[] = {
 	PARAM_END,
 };
 
+static const struct param p_resize[] = {
+	P_ID("id", true, "vServer"),
+	{"cores", PARAM_INT, false, false, 1, 256, NULL, "dedicated cores (stopped vServers only)"},
+	{"ram_mb", PARAM_INT, false, false, 64, 4194304, NULL, "RAM in MB (stopped only)"},
+	{"disk_gb", PARAM_INT, false, false, 1, 65536, NULL, "disk in GB (grow only; online)"},
+	PARAM_END,
+};
+
 static const struct param p_attach_iso[] = {
 	P_ID("id", true, "vServer"),
 	P_ID("iso_id", true, "an image of iso-list"),
@@ -289,6 +297,8 @@ const struct op api_ops[] = {
 	{"node-update", "Set maintenance, reserve or the owning vDataCenter", M, p_node_update,
 	 "node", op_node_update},
 
+	{"vserver-resize", "Change cores and RAM (when stopped) or grow the disk (also online)", M,
+	 p_resize, "vserver, or task_id and status when the disk grows", op_vserver_resize},
 	{"iso-rescan", "Register the *.iso files found in iso_dir (provider)", M, p_none,
 	 "registered, removed", op_iso_rescan},
 	{"iso-list", "ISO images the caller may attach", 0, p_none, "items: [iso]", op_iso_list},

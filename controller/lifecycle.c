@@ -307,6 +307,10 @@ snapshot_loaded(const struct db_result *res, void *arg)
 		.disk_gb = vs_bool(r, "disk_created") ? 0 : vs_int(r, "disk_gb"),
 		.vdc_id = vs_int(r, "vdc_id"),
 		.anti_affinity = vs_str(r, "anti_affinity") != NULL,
+		/* A disk on local (not shared) storage ties the vServer to its node. */
+		.only_id = vs_bool(r, "disk_created") && !vs_bool(r, "disk_shared")
+				   ? vs_int(r, "disk_node_id")
+				   : 0,
 	};
 	int pick = placement_pick(nodes, n, &req, why, sizeof(why));
 	if (pick < 0) {
@@ -384,8 +388,8 @@ make_disk(struct run *r)
 static void
 disk_made(struct run *r)
 {
-	static const char sql[] = "UPDATE vservers SET disk_created = true, disk_storage = $2 "
-				  "WHERE id = $1";
+	static const char sql[] = "UPDATE vservers SET disk_created = true, disk_storage = $2, "
+				  "disk_node_id = node_id WHERE id = $1";
 	char vid[24];
 	const char *params[] = {call_i64(vid, r->vserver_id),
 				json_string_value(json_object_get(r->params, "storage"))};
@@ -593,6 +597,33 @@ act_delete(struct run *r)
 	}
 }
 
+/* Grow the disk file on its node; QEMU's block_resize when the guest runs is the agent's part. */
+static void
+act_resize(struct run *r)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "vs-%lld", (long long)r->vserver_id);
+	if (strcmp(r->step, "begin") == 0) {
+		int64_t node = vs_int(r, "disk_node_id");
+		if (node == 0) {
+			finish(r, true, "the disk is made with the new size at the next start",
+			       NULL);
+			return;
+		}
+		json_object_set_new(r->vs, "node_id", json_integer(node));
+		node_step(r, "disk.grow",
+			  json_pack("{s:s, s:s, s:I, s:I}", "storage", vs_str(r, "disk_storage"),
+				    "name", name, "size_gb", (json_int_t)vs_int(r, "disk_gb"), "id",
+				    (json_int_t)r->vserver_id),
+			  COMMAND_TIMEOUT, "done");
+	} else if (strcmp(r->step, "done") == 0) {
+		finish(r, true, "", NULL);
+	} else {
+		fail(r, "unknown step %s", r->step);
+	}
+}
+
 /* Attach or detach media: the database first, then the running QEMU. */
 static void
 act_media(struct run *r)
@@ -646,6 +677,8 @@ advance(struct run *r)
 		act_unpark(r);
 	else if (strcmp(a, "vserver-delete") == 0)
 		act_delete(r);
+	else if (strcmp(a, "vserver-resize") == 0)
+		act_resize(r);
 	else if (strcmp(a, "vserver-attach-iso") == 0 || strcmp(a, "vserver-detach-iso") == 0)
 		act_media(r);
 	else
@@ -706,7 +739,10 @@ load(struct run *r)
 		"v.name, 'state', v.state, 'cores', v.cores, 'ram_mb', v.ram_mb, 'disk_gb', "
 		"v.disk_gb, 'vdc_id', coalesce(v.vdc_id, 0), 'node_id', coalesce(v.node_id, 0), "
 		"'anti_affinity', v.anti_affinity, 'disk_created', v.disk_created, "
-		"'disk_storage', v.disk_storage, 'iso', v.iso) FROM vservers v "
+		"'disk_storage', v.disk_storage, 'iso', v.iso, 'disk_node_id', "
+		"coalesce(v.disk_node_id, 0), 'disk_shared', coalesce((SELECT s.shared FROM "
+		"node_storages s WHERE s.node_id = v.disk_node_id AND s.name = v.disk_storage), "
+		"false)) FROM vservers v "
 		"WHERE v.id = k.vserver_id)) "
 		"FROM tasks k WHERE k.id = $1 AND k.status IN ('queued', 'running')";
 	char tid[24];

@@ -83,6 +83,7 @@ void op_vserver_power(struct call *c);	   /* start, shutdown, stop, reset, pause
 void op_vserver_placement(struct call *c); /* park, unpark */
 /* Queue the call's op as a lifecycle task for the resolved vServer (subject). */
 void op_vserver_enqueue(struct call *c);
+void op_vserver_resize(struct call *c);
 
 void op_iso_rescan(struct call *c);
 void op_iso_list(struct call *c);

@@ -11,6 +11,7 @@
 
 #include "api_ops.h"
 #include "lifecycle.h"
+#include "objects.h"
 #include "ops.h"
 #include "server.h"
 
@@ -65,4 +66,38 @@ void
 op_vserver_placement(struct call *c)
 {
 	call_resolve(c, "vserver", call_arg_int(c, "id", 0), PRIV_VSERVER_EDIT, op_vserver_enqueue);
+}
+
+static void
+resized(struct call *c, json_t *row)
+{
+	bool grow = json_is_true(json_object_get(row, "grow_disk"));
+
+	json_decref(row);
+	if (grow) {
+		/* The disk file must grow on its node (online when the guest runs). */
+		c->own_task = true;
+		op_vserver_enqueue(c);
+		return;
+	}
+	call_sql_json_id(c, "SELECT " VSERVER_JSON " FROM vservers v WHERE v.id = $1",
+			 c->subject.id, ops_reply_changed);
+}
+
+static void
+resize_resolved(struct call *c)
+{
+	static const char sql[] = "SELECT wr_vserver_resize($1, $2, $3, $4)::json";
+	char b[4][24];
+	const char *params[] = {call_i64(b[0], c->subject.id), call_arg_text(c, "cores", b[1], 24),
+				call_arg_text(c, "ram_mb", b[2], 24),
+				call_arg_text(c, "disk_gb", b[3], 24)};
+
+	call_sql_json(c, sql, 4, params, resized);
+}
+
+void
+op_vserver_resize(struct call *c)
+{
+	call_resolve(c, "vserver", call_arg_int(c, "id", 0), PRIV_VSERVER_EDIT, resize_resolved);
 }

@@ -20,6 +20,7 @@ enum reject {
 	REJ_RESERVE,
 	REJ_VDC,
 	REJ_EXCLUDED,
+	REJ_DISK_NODE,
 	REJ_AFFINITY,
 	REJ_CORES,
 	REJ_RAM,
@@ -39,6 +40,8 @@ check(const struct placement_node *nd, const struct placement_request *r)
 		return REJ_VDC;
 	if (r->exclude_id != 0 && nd->id == r->exclude_id)
 		return REJ_EXCLUDED;
+	if (r->only_id != 0 && nd->id != r->only_id)
+		return REJ_DISK_NODE;
 	if (r->anti_affinity && nd->group_members > 0)
 		return REJ_AFFINITY;
 	if (nd->free_cores < r->cores)
@@ -101,6 +104,10 @@ explain(const struct placement_node *nodes, size_t n, const struct placement_req
 		return;
 	case REJ_EXCLUDED:
 		snprintf(why, whylen, "no other node is available");
+		return;
+	case REJ_DISK_NODE:
+		snprintf(why, whylen,
+			 "its disk is on local storage of a node that is not usable now");
 		return;
 	case REJ_VDC:
 		snprintf(why, whylen,

@@ -31,6 +31,7 @@ struct placement_request {
 	bool use_reserve;   /* failover may use reserve nodes */
 	bool anti_affinity; /* refuse nodes with group_members > 0 */
 	int64_t exclude_id; /* a node not to use (the source of a migration), 0 = none */
+	int64_t only_id;    /* the only node allowed (its disk is there, not shared), 0 = any */
 };
 
 /*

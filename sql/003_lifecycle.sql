@@ -36,3 +36,40 @@ CREATE TABLE isos (
 	account_id bigint REFERENCES accounts(id) ON DELETE CASCADE,
 	created_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Where a vServer's disk lives: a disk on storage that is not shared ties the vServer to that node.
+ALTER TABLE vservers ADD COLUMN disk_node_id bigint REFERENCES nodes(id);
+
+-- Resize in one locked step: cores and RAM only while stopped (a placed vServer gives its cores
+-- back and is placed again at the next start), disks only grow, and the account quotas hold.
+CREATE FUNCTION wr_vserver_resize(vs bigint, ncores integer, nram integer, ndisk integer)
+		RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	v vservers;
+	cpu_ram_change boolean;
+BEGIN
+	SELECT * INTO v FROM vservers WHERE id = vs FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'vServer not found' USING ERRCODE = 'WRNFD';
+	END IF;
+	cpu_ram_change := coalesce(ncores, v.cores) <> v.cores OR coalesce(nram, v.ram_mb) <> v.ram_mb;
+	IF cpu_ram_change AND v.state NOT IN ('defined', 'stopped', 'parked') THEN
+		RAISE EXCEPTION 'stop the vServer before changing its cores or RAM (it is %)', v.state
+			USING ERRCODE = 'WRCON';
+	END IF;
+	IF ndisk IS NOT NULL AND ndisk < v.disk_gb THEN
+		RAISE EXCEPTION 'disks only grow (it has % GB)', v.disk_gb USING ERRCODE = 'WRINV';
+	END IF;
+	IF EXISTS (SELECT 1 FROM tasks WHERE vserver_id = vs AND status IN ('queued', 'running')) THEN
+		RAISE EXCEPTION 'another task is still running for this vServer' USING ERRCODE = 'WRCON';
+	END IF;
+	PERFORM wr_quota_check(v.account_id, greatest(coalesce(ncores, v.cores) - v.cores, 0),
+		greatest(coalesce(nram, v.ram_mb) - v.ram_mb, 0),
+		greatest(coalesce(ndisk, v.disk_gb) - v.disk_gb, 0), 0);
+	IF cpu_ram_change AND v.node_id IS NOT NULL THEN
+		PERFORM wr_unplace_vserver(vs);
+	END IF;
+	UPDATE vservers SET cores = coalesce(ncores, cores), ram_mb = coalesce(nram, ram_mb),
+		disk_gb = coalesce(ndisk, disk_gb) WHERE id = vs;
+	RETURN jsonb_build_object('grow_disk', v.disk_created AND coalesce(ndisk, v.disk_gb) > v.disk_gb);
+END $$;

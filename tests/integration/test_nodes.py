@@ -156,3 +156,17 @@ def test_iso_library(stack, tree):
     os.unlink(os.path.join(iso_dir, name))
     assert admin.call("iso-rescan")["removed"] >= 1
     assert name not in {i["name"] for i in tree.cadmin.api.items("iso-list")}
+
+
+def test_resize_rules(stack, tree):
+    api = tree.cadmin.api
+    vs = api.call("vserver-create", account_id=tree.customer["id"], name=uniq("vs"), cores=1,
+                  ram_mb=256, disk_gb=2)
+    r = api.call("vserver-resize", id=vs["id"], cores=2, ram_mb=512, disk_gb=4)
+    assert (r["cores"], r["ram_mb"], r["disk_gb"]) == (2, 512, 4)
+    assert_err(api.err("vserver-resize", id=vs["id"], disk_gb=3), "invalid", 400)
+    quota = tree.customer["quota_cores"]
+    assert_err(api.err("vserver-resize", id=vs["id"], cores=quota + 1), "quota", 409)
+    assert api.call("vserver-get", id=vs["id"])["cores"] == 2  # nothing half-done
+    viewer = w.make_user(stack, api, tree.customer["id"], role="viewer")
+    assert_err(viewer.api.err("vserver-resize", id=vs["id"], cores=1), "denied", 403)

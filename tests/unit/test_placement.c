@@ -88,6 +88,20 @@ test_anti_affinity_and_exclude(void **state)
 }
 
 static void
+test_local_disk_pins_the_node(void **state)
+{
+	struct placement_node n[] = {NODE(1, "a", 8, 8192), NODE(2, "b", 2, 8192)};
+	struct placement_request r = {.cores = 1, .ram_mb = 512, .disk_gb = 1, .only_id = 2};
+	char why[256];
+
+	(void)state;
+	assert_int_equal(placement_pick(n, 2, &r, why, sizeof(why)), 1);
+	n[1].online = false;
+	assert_int_equal(placement_pick(n, 2, &r, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "local storage"));
+}
+
+static void
 test_no_capacity_says_what_is_missing(void **state)
 {
 	struct placement_node n[] = {NODE(1, "a", 2, 8192), NODE(2, "b", 3, 1024)};
@@ -115,6 +129,7 @@ main(void)
 		cmocka_unit_test(test_hard_constraints),
 		cmocka_unit_test(test_vdc_is_exclusive_both_ways),
 		cmocka_unit_test(test_anti_affinity_and_exclude),
+		cmocka_unit_test(test_local_disk_pins_the_node),
 		cmocka_unit_test(test_no_capacity_says_what_is_missing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
