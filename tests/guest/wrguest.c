@@ -32,7 +32,8 @@
 
 #define COUNTER_FILE "/run/wr/counter"
 
-static void console(const char *fmt, const char *arg)
+static void
+console(const char *fmt, const char *arg)
 {
 	int fd = open("/dev/console", O_WRONLY | O_NOCTTY);
 	if (fd < 0)
@@ -41,7 +42,8 @@ static void console(const char *fmt, const char *arg)
 	close(fd);
 }
 
-static unsigned long long load_counter(void)
+static unsigned long long
+load_counter(void)
 {
 	unsigned long long c = 0;
 	FILE *f = fopen(COUNTER_FILE, "r");
@@ -53,7 +55,8 @@ static unsigned long long load_counter(void)
 	return c;
 }
 
-static void store_counter(unsigned long long c)
+static void
+store_counter(unsigned long long c)
 {
 	char tmp[] = COUNTER_FILE ".tmp";
 	FILE *f = fopen(tmp, "w");
@@ -64,7 +67,8 @@ static void store_counter(unsigned long long c)
 		rename(tmp, COUNTER_FILE);
 }
 
-static int serve(int port, const char *name, const char *tag)
+static int
+serve(int port, const char *name, const char *tag)
 {
 	unsigned long long counter = load_counter();
 	int one = 1;
@@ -106,14 +110,16 @@ static int serve(int port, const char *name, const char *tag)
 	}
 }
 
-static double now(void)
+static double
+now(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static int dirty(long mb, long rate)
+static int
+dirty(long mb, long rate)
 {
 	size_t page = 4096, size = (size_t)mb << 20, npages = size / page, pos = 0;
 	unsigned char *buf;
@@ -122,7 +128,8 @@ static int dirty(long mb, long rate)
 
 	if (mb <= 0)
 		return 0;
-	buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+		   -1, 0);
 	if (buf == MAP_FAILED) {
 		perror("mmap");
 		return 1;
@@ -144,7 +151,8 @@ static int dirty(long mb, long rate)
 	}
 }
 
-static int powerbtn(void)
+static int
+powerbtn(void)
 {
 	struct pollfd fds[32];
 	int n = 0;
@@ -184,8 +192,10 @@ static int powerbtn(void)
 				continue;
 			r = read(fds[i].fd, ev, sizeof ev);
 			for (int k = 0; r > 0 && k < (int)(r / sizeof ev[0]); k++) {
-				if (ev[k].type == EV_KEY && ev[k].code == KEY_POWER && ev[k].value == 1) {
-					console("%s", "webrack-guest: power button pressed, powering off\n");
+				if (ev[k].type == EV_KEY && ev[k].code == KEY_POWER &&
+				    ev[k].value == 1) {
+					console("%s", "webrack-guest: power button pressed, "
+						      "powering off\n");
 					execl("/bin/busybox", "poweroff", (char *)NULL);
 					perror("poweroff");
 					return 1;
@@ -195,7 +205,8 @@ static int powerbtn(void)
 	}
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "serve"))
 		return serve(atoi(argv[2]), argv[3], argv[4]);
