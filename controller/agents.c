@@ -523,14 +523,30 @@ agents_start(struct server *srv)
 		log_warn("no ca_cert configured: node agents cannot connect");
 		return true;
 	}
-	srv->agent_tls =
-		tls_server_ctx_mutual(s->tls_cert, s->tls_key, s->ca_cert, why, sizeof(why));
+	if (!settings_parse_listen(s->agent_listen, host, sizeof(host), &port))
+		return false;
+	/* Agents verify the listener against the node CA and the address they dial. */
+	char names[1024], hostname[256] = "";
+	gethostname(hostname, sizeof(hostname) - 1);
+	if (s->agent_names != NULL)
+		snprintf(names, sizeof(names), "%s", s->agent_names);
+	else
+		snprintf(names, sizeof(names), "%s,localhost,127.0.0.1,%s",
+			 strcmp(host, "0.0.0.0") && strcmp(host, "::") ? host : "localhost",
+			 hostname);
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	if (!ca_issue_server(s->ca_cert, s->ca_key, names, &cert, &key, why, sizeof(why))) {
+		log_error("agent listener: %s", why);
+		return false;
+	}
+	srv->agent_tls = tls_server_ctx_mutual_mem(cert, key, s->ca_cert, why, sizeof(why));
+	X509_free(cert);
+	EVP_PKEY_free(key);
 	if (srv->agent_tls == NULL) {
 		log_error("agent listener: %s", why);
 		return false;
 	}
-	if (!settings_parse_listen(s->agent_listen, host, sizeof(host), &port))
-		return false;
 	struct sockaddr_storage ss;
 	int sslen = sizeof(ss);
 	char spec[300];

@@ -13,6 +13,9 @@
 #include "commands.h"
 #include "link.h"
 #include "log.h"
+#include "storage.h"
+#include "vm.h"
+#include "vmspec.h"
 
 static void
 cmd_node_ping(struct command *cmd)
@@ -22,21 +25,92 @@ cmd_node_ping(struct command *cmd)
 
 static const struct param no_args[] = {PARAM_END};
 
+/*
+ * Argument schemas: sizes and types only; what needs this node's view (storage names, dedicated
+ * cores, paths) is checked by the handlers in vm_ops.c.
+ */
+static const char *const bus_names[] = {"virtio", NULL};
+static const char *const nic_models[] = {"virtio", "e1000", NULL};
+
+static const struct param define_disk[] = {
+	{"storage", PARAM_STRING, true, false, 1, PROTO_NAME_MAX, NULL, "storage name"},
+	{"name", PARAM_STRING, true, false, 1, STORAGE_NAME_MAX, NULL, "disk name"},
+	{"bus", PARAM_ENUM, true, false, 0, 0, bus_names, "disk bus"},
+	PARAM_END,
+};
+
+static const struct param define_nic[] = {
+	{"mac", PARAM_STRING, true, false, 17, 17, NULL, "52:54:00:xx:xx:xx"},
+	{"bridge", PARAM_STRING, true, false, 1, VMSPEC_TAP_MAX, NULL, "bridge on this node"},
+	{"model", PARAM_ENUM, true, false, 0, 0, nic_models, "virtio or e1000"},
+	PARAM_END,
+};
+
+static const struct param define_args[] = {
+	{"id", PARAM_INT, true, false, 1, INT64_MAX, NULL, "vServer id"},
+	{"name", PARAM_STRING, true, false, 1, VMSPEC_NAME_MAX, NULL, "guest name"},
+	{"uuid", PARAM_STRING, true, false, 36, 36, NULL, "SMBIOS UUID"},
+	{"cores", PARAM_INTLIST, true, false, 1, VMSPEC_MAX_VCPUS, NULL, "host core per vCPU"},
+	{"ram_mb", PARAM_INT, true, false, VMSPEC_MIN_RAM_MB, VMSPEC_MAX_RAM_MB, NULL, "RAM"},
+	{"disks", PARAM_ARRAY, true, false, 0, VMSPEC_MAX_DISKS, NULL, "disks", define_disk},
+	{"nics", PARAM_ARRAY, true, false, 0, VMSPEC_MAX_NICS, NULL, "NICs", define_nic},
+	{"iso", PARAM_STRING, false, true, 2, VMSPEC_PATH_MAX, NULL, "ISO path or null"},
+	PARAM_END,
+};
+
+static const struct param id_args[] = {
+	{"id", PARAM_INT, true, false, 1, INT64_MAX, NULL, "vServer id"},
+	PARAM_END,
+};
+
+static const struct param shutdown_args[] = {
+	{"id", PARAM_INT, true, false, 1, INT64_MAX, NULL, "vServer id"},
+	{"timeout", PARAM_INT, true, false, 1, 3600, NULL, "seconds to wait for the guest"},
+	PARAM_END,
+};
+
+static const struct param media_args[] = {
+	{"id", PARAM_INT, true, false, 1, INT64_MAX, NULL, "vServer id"},
+	{"iso", PARAM_STRING, true, true, 2, VMSPEC_PATH_MAX, NULL, "ISO path, null ejects"},
+	PARAM_END,
+};
+
+static const struct param disk_create_args[] = {
+	{"storage", PARAM_STRING, true, false, 1, PROTO_NAME_MAX, NULL, "storage name"},
+	{"name", PARAM_STRING, true, false, 1, STORAGE_NAME_MAX, NULL, "disk name"},
+	{"size_gb", PARAM_INT, true, false, 1, STORAGE_MAX_GB, NULL, "virtual size in GiB"},
+	{"backing", PARAM_STRING, false, false, 1, STORAGE_NAME_MAX, NULL, "backing image name"},
+	PARAM_END,
+};
+
+static const struct param disk_args[] = {
+	{"storage", PARAM_STRING, true, false, 1, PROTO_NAME_MAX, NULL, "storage name"},
+	{"name", PARAM_STRING, true, false, 1, STORAGE_NAME_MAX, NULL, "disk name"},
+	PARAM_END,
+};
+
+static const struct param disk_grow_args[] = {
+	{"storage", PARAM_STRING, true, false, 1, PROTO_NAME_MAX, NULL, "storage name"},
+	{"name", PARAM_STRING, true, false, 1, STORAGE_NAME_MAX, NULL, "disk name"},
+	{"size_gb", PARAM_INT, true, false, 1, STORAGE_MAX_GB, NULL, "new virtual size in GiB"},
+	PARAM_END,
+};
+
 /* Rows with a NULL handler are known ops the agent cannot run yet: "unsupported". */
 const struct command_entry command_table[] = {
 	{"node.ping", cmd_node_ping, no_args, "answers {\"pong\":true}"},
-	{"vm.define", NULL, NULL, "VM spec: store state_dir/vms/ID.json"},
-	{"vm.start", NULL, NULL, "start the VM's QEMU, pin, cont"},
-	{"vm.shutdown", NULL, NULL, "ACPI shutdown {timeout}"},
-	{"vm.stop", NULL, NULL, "hard stop"},
-	{"vm.reset", NULL, NULL, "hard reset"},
-	{"vm.pause", NULL, NULL, "pause the vCPUs"},
-	{"vm.resume", NULL, NULL, "resume the vCPUs"},
-	{"vm.undefine", NULL, NULL, "forget a stopped VM"},
-	{"vm.media", NULL, NULL, "{iso_path or null}"},
-	{"disk.create", NULL, NULL, "{storage, name, size_gb, backing?}"},
-	{"disk.delete", NULL, NULL, "{storage, name}"},
-	{"disk.grow", NULL, NULL, "{storage, name, size_gb}"},
+	{"vm.define", vm_cmd_define, define_args, "VM spec: store state_dir/vms/ID.json"},
+	{"vm.start", vm_cmd_start, id_args, "start the VM's QEMU, pin, cont"},
+	{"vm.shutdown", vm_cmd_shutdown, shutdown_args, "ACPI shutdown {timeout}"},
+	{"vm.stop", vm_cmd_stop, id_args, "hard stop"},
+	{"vm.reset", vm_cmd_reset, id_args, "hard reset"},
+	{"vm.pause", vm_cmd_pause, id_args, "pause the vCPUs"},
+	{"vm.resume", vm_cmd_resume, id_args, "resume the vCPUs"},
+	{"vm.undefine", vm_cmd_undefine, id_args, "forget a stopped VM"},
+	{"vm.media", vm_cmd_media, media_args, "{id, iso or null}"},
+	{"disk.create", vm_cmd_disk_create, disk_create_args, "{storage, name, size_gb, backing?}"},
+	{"disk.delete", vm_cmd_disk_delete, disk_args, "{storage, name}"},
+	{"disk.grow", vm_cmd_disk_grow, disk_grow_args, "{storage, name, size_gb}"},
 	{NULL, NULL, NULL, NULL},
 };
 

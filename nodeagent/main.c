@@ -20,6 +20,7 @@
 #include "join.h"
 #include "link.h"
 #include "log.h"
+#include "vm.h"
 
 #define DEFAULT_CONFIG WEBRACK_SYSCONFDIR "/webrack/node.conf"
 
@@ -31,6 +32,7 @@ struct agent {
 	struct inventory inventory;
 	struct event_base *base;
 	struct link *link;
+	struct vms *vms; /* the VM supervisor; also the commands' cmd->agent */
 };
 
 static void
@@ -62,19 +64,19 @@ usage(FILE *out)
 		"See webrack-node(8).\n");
 }
 
+/* The link's callback argument is the supervisor (command handlers need it); it knows us. */
 static json_t *
 hello_inventory(void *arg)
 {
-	struct agent *agent = arg;
+	struct agent *agent = vms_owner(arg);
 
 	return inventory_to_json(&agent->inventory, &agent->settings);
 }
 
-/* The VM supervisor (QEMU driver) will list its guests here; until then there are none. */
 static json_t *
 hello_vms(void *arg)
 {
-	return json_array();
+	return vms_hello(arg);
 }
 
 static void
@@ -111,7 +113,7 @@ static int
 run_agent(struct agent *agent)
 {
 	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
-	struct link_callbacks cb = {hello_inventory, hello_vms, agent};
+	struct link_callbacks cb = {hello_inventory, hello_vms, NULL};
 	char why[512];
 	int rc = 1;
 
@@ -124,11 +126,21 @@ run_agent(struct agent *agent)
 		log_error("cannot create the event loop");
 		return 1;
 	}
+	agent->vms = vms_new(agent->base, &agent->settings, &agent->inventory, agent);
+	if (agent->vms == NULL) {
+		log_error("out of memory");
+		goto out;
+	}
+	/* Before the first hello, so that it lists the QEMUs re-attached to. */
+	if (vms_load(agent->vms) < 0)
+		goto out;
+	cb.arg = agent->vms;
 	agent->link = link_new(agent->base, &agent->settings, &cb, why, sizeof(why));
 	if (agent->link == NULL) {
 		log_error("%s", why);
 		goto out;
 	}
+	vms_set_link(agent->vms, agent->link);
 	sigterm = evsignal_new(agent->base, SIGTERM, on_terminate, agent);
 	sigint = evsignal_new(agent->base, SIGINT, on_terminate, agent);
 	sighup = evsignal_new(agent->base, SIGHUP, on_reload, agent);
@@ -143,7 +155,10 @@ run_agent(struct agent *agent)
 	event_base_dispatch(agent->base);
 	rc = 0;
 out:
-	link_free(agent->link);
+	/* Detach from the guests first (pending commands are answered while the link exists). */
+	vms_free(agent->vms);
+	if (agent->link)
+		link_free(agent->link);
 	if (sigterm)
 		event_free(sigterm);
 	if (sigint)
