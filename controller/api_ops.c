@@ -15,6 +15,7 @@
 
 static const char *const account_types[] = {"reseller", "customer", NULL};
 static const char *const roles[] = {"admin", "operator", "user", "viewer", NULL};
+static const char *const nic_models[] = {"virtio", "e1000", NULL};
 static const char *const scopes[] = {"account", "vdc", "vserver", NULL};
 static const char *const privileges[] = {"account.view",
 					 "account.manage",
@@ -148,6 +149,10 @@ static const struct param p_vserver_create[] = {
 	{"ram_mb", PARAM_INT, true, false, 64, 4194304, NULL, "RAM in MB"},
 	{"disk_gb", PARAM_INT, true, false, 1, 65536, NULL, "disk in GB"},
 	P_ID("vdc_id", false, "place in this vDataCenter"),
+	P_STR("template", false, 1, 63,
+	      "template image on the node's storage; the disk is a copy-on-write child of it"),
+	{"nic_model", PARAM_ENUM, false, false, 0, 0, nic_models, "virtio (default) or e1000"},
+	P_STR("anti_affinity", false, 1, 63, "group: never two of its vServers on one node"),
 	PARAM_END,
 };
 

@@ -362,10 +362,11 @@ storage_loaded(const struct db_result *res, void *arg)
 	snprintf(name, sizeof(name), "vs-%lld", (long long)r->vserver_id);
 	/* Remembered before the command: a resumed task re-creates on the same storage. */
 	json_object_set_new(r->params, "storage", json_string(PQgetvalue(res->res, 0, 0)));
-	node_step(r, "disk.create",
-		  json_pack("{s:s, s:s, s:I}", "storage", PQgetvalue(res->res, 0, 0), "name", name,
-			    "size_gb", (json_int_t)vs_int(r, "disk_gb")),
-		  COMMAND_TIMEOUT, "disk_made");
+	json_t *args = json_pack("{s:s, s:s, s:I}", "storage", PQgetvalue(res->res, 0, 0), "name",
+				 name, "size_gb", (json_int_t)vs_int(r, "disk_gb"));
+	if (vs_str(r, "template") != NULL)
+		json_object_set_new(args, "backing", json_string(vs_str(r, "template")));
+	node_step(r, "disk.create", args, COMMAND_TIMEOUT, "disk_made");
 }
 
 static void
@@ -739,7 +740,8 @@ load(struct run *r)
 		"v.name, 'state', v.state, 'cores', v.cores, 'ram_mb', v.ram_mb, 'disk_gb', "
 		"v.disk_gb, 'vdc_id', coalesce(v.vdc_id, 0), 'node_id', coalesce(v.node_id, 0), "
 		"'anti_affinity', v.anti_affinity, 'disk_created', v.disk_created, "
-		"'disk_storage', v.disk_storage, 'iso', v.iso, 'disk_node_id', "
+		"'disk_storage', v.disk_storage, 'iso', v.iso, 'template', v.template, "
+		"'disk_node_id', "
 		"coalesce(v.disk_node_id, 0), 'disk_shared', coalesce((SELECT s.shared FROM "
 		"node_storages s WHERE s.node_id = v.disk_node_id AND s.name = v.disk_storage), "
 		"false)) FROM vservers v "

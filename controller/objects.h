@@ -38,7 +38,9 @@
 #define VSERVER_JSON                                                                               \
 	"json_build_object('id', v.id, 'account_id', v.account_id, 'vdc_id', v.vdc_id, "           \
 	"'name', v.name, 'cores', v.cores, 'ram_mb', v.ram_mb, 'disk_gb', v.disk_gb, "             \
-	"'state', v.state, 'created_at', v.created_at)"
+	"'state', v.state, 'node_id', v.node_id, 'nic_model', v.nic_model, 'template', "           \
+	"v.template, "                                                                             \
+	"'anti_affinity', v.anti_affinity, 'error', v.error, 'created_at', v.created_at)"
 
 /* Tasks aliased "k". */
 #define TASK_JSON                                                                                  \

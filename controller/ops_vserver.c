@@ -100,18 +100,21 @@ vserver_created(struct call *c, json_t *obj)
 static void
 vserver_create_resolved(struct call *c)
 {
-	static const char sql[] =
-		"SELECT " VSERVER_JSON " FROM wr_vserver_create($1, $2, $3, $4, $5, $6) v";
+	static const char sql[] = "SELECT " VSERVER_JSON
+				  " FROM wr_vserver_create($1, $2, $3, $4, $5, $6, $7, $8, $9) v";
 	char b[5][24];
 	const char *params[] = {call_i64(b[0], c->subject.id),
 				call_arg_text(c, "vdc_id", b[1], 24),
 				call_arg_str(c, "name"),
 				call_arg_text(c, "cores", b[2], 24),
 				call_arg_text(c, "ram_mb", b[3], 24),
-				call_arg_text(c, "disk_gb", b[4], 24)};
+				call_arg_text(c, "disk_gb", b[4], 24),
+				call_arg_str(c, "template"),
+				call_arg_str(c, "nic_model"),
+				call_arg_str(c, "anti_affinity")};
 
 	ops_subject_new(c, "vserver", call_arg_str(c, "name"));
-	call_sql_json(c, sql, 6, params, vserver_created);
+	call_sql_json(c, sql, 9, params, vserver_created);
 }
 
 void

@@ -170,3 +170,16 @@ def test_resize_rules(stack, tree):
     assert api.call("vserver-get", id=vs["id"])["cores"] == 2  # nothing half-done
     viewer = w.make_user(stack, api, tree.customer["id"], role="viewer")
     assert_err(viewer.api.err("vserver-resize", id=vs["id"], cores=1), "denied", 403)
+
+
+def test_vserver_options(stack, tree):
+    api = tree.cadmin.api
+    vs = api.call("vserver-create", account_id=tree.customer["id"], name=uniq("vs"), cores=1,
+                  ram_mb=256, disk_gb=1, nic_model="e1000", anti_affinity="web",
+                  template="debian-12")
+    assert (vs["nic_model"], vs["anti_affinity"], vs["template"]) == ("e1000", "web", "debian-12")
+    assert vs["node_id"] is None and vs["state"] == "defined"
+    assert_err(api.err("vserver-create", account_id=tree.customer["id"], name=uniq("vs"),
+                       cores=1, ram_mb=256, disk_gb=1, nic_model="rtl8139"), "invalid", 400)
+    assert_err(api.err("vserver-create", account_id=tree.customer["id"], name=uniq("vs"),
+                       cores=1, ram_mb=256, disk_gb=1, template="../etc/passwd"), "invalid", 400)
