@@ -73,6 +73,7 @@ struct link_ref {
 	struct server *srv;
 	struct agent_link *l;
 	uint64_t serial;
+	char *vms; /* hello: the VMs the node reported, as JSON text */
 };
 
 static struct agent_link *
@@ -182,14 +183,45 @@ agents_node_online(struct server *srv, int64_t node_id)
 }
 
 static void
+synced(const struct db_result *r, void *arg)
+{
+	if (r->status != DB_OK)
+		log_warn("cannot sync VM states from a hello: %s", r->message ? r->message : "-");
+}
+
+/*
+ * What the node runs is the truth about its vServers' power state (a guest may have stopped
+ * while the link was down); vServers with a task in progress are left to their task.
+ */
+static void
+sync_vm_states(struct agent_link *l, const char *vms)
+{
+	static const char sql[] =
+		"UPDATE vservers v SET state = x.state FROM (SELECT (e->>'id')::bigint AS id, "
+		"CASE e->>'state' WHEN 'running' THEN 'running' WHEN 'paused' THEN 'paused' "
+		"WHEN 'stopped' THEN 'stopped' WHEN 'defined' THEN 'stopped' END AS state "
+		"FROM jsonb_array_elements($2::jsonb) e) x WHERE v.id = x.id AND v.node_id = $1 "
+		"AND x.state IS NOT NULL AND v.state <> x.state AND v.state NOT IN ('parked', "
+		"'defined') AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.vserver_id = v.id AND "
+		"k.status IN ('queued', 'running'))";
+	char id[24];
+	const char *params[] = {call_i64(id, l->node_id), vms ? vms : "[]"};
+
+	db_query(l->srv->db, sql, 2, params, synced, NULL);
+}
+
+static void
 hello_stored(const struct db_result *r, void *arg)
 {
 	struct link_ref *ref = arg;
 	struct agent_link *l = link_ref_get(ref);
+	char *vms = ref->vms;
 
 	free(ref);
-	if (l == NULL)
+	if (l == NULL) {
+		free(vms);
 		return; /* closed while the inventory was being stored */
+	}
 	if (r->status != DB_OK || PQntuples(r->res) != 1) {
 		send_error(l, "not_found",
 			   r->status == DB_OK ? "this node has not joined (node-join)"
@@ -207,6 +239,8 @@ hello_stored(const struct db_result *r, void *arg)
 			      "heartbeat_interval", HEARTBEAT_SECONDS));
 	log_info("node %s (id %lld) online, epoch %lld", l->cn, (long long)l->node_id,
 		 (long long)l->epoch);
+	sync_vm_states(l, vms);
+	free(vms);
 }
 
 static void
@@ -252,6 +286,7 @@ on_hello(struct agent_link *l, json_t *msg)
 	ref->srv = l->srv;
 	ref->l = l;
 	ref->serial = l->serial;
+	ref->vms = json_dumps(json_object_get(msg, "vms"), JSON_COMPACT);
 	db_query(l->srv->db, sql, 3, params, hello_stored, ref);
 	free(inv);
 }
