@@ -36,6 +36,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out, "usage: webrackd [-c FILE] [-d] [-n]\n"
+		     "       webrackd [-c FILE] --init-ca\n"
 		     "       webrackd [-c FILE] --migrate\n"
 		     "       webrackd [-c FILE] --create-admin USERNAME   (password from "
 		     "WEBRACK_ADMIN_PASSWORD or stdin)\n"
@@ -47,6 +48,8 @@ usage(FILE *out)
 		     "      --migrate        apply database migrations and exit\n"
 		     "      --create-admin U create the provider account and admin U (or reset U's "
 		     "password)\n"
+		     "      --init-ca        create the CA that signs node certificates (ca_cert, "
+		     "ca_key)\n"
 		     "      --dump-api       print the API reference (Markdown) and exit\n"
 		     "      --help-config    list every configuration key with its default\n"
 		     "  -V, --version        print the version\n"

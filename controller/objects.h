@@ -40,7 +40,9 @@
 	"'name', v.name, 'cores', v.cores, 'ram_mb', v.ram_mb, 'disk_gb', v.disk_gb, "             \
 	"'state', v.state, 'node_id', v.node_id, 'nic_model', v.nic_model, 'template', "           \
 	"v.template, "                                                                             \
-	"'anti_affinity', v.anti_affinity, 'error', v.error, 'created_at', v.created_at)"
+	"'anti_affinity', v.anti_affinity, 'error', v.error, 'created_at', v.created_at, "         \
+	"'node', (SELECT nd.name FROM nodes nd WHERE nd.id = v.node_id), 'macs', "                 \
+	"(SELECT json_agg(n.mac::text ORDER BY n.id) FROM nics n WHERE n.vserver_id = v.id))"
 
 /* Tasks aliased "k". */
 #define TASK_JSON                                                                                  \
