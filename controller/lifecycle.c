@@ -529,6 +529,10 @@ act_park(struct run *r)
 			finish(r, true, "already parked", NULL);
 			return;
 		}
+		if (state_is(r, "defined", NULL)) {
+			finish(r, true, "never started: it holds no cores or RAM", NULL);
+			return;
+		}
 		if (!state_is(r, "stopped", "defined")) {
 			fail(r, "stop the vServer before parking it (it is %s)",
 			     vs_str(r, "state"));

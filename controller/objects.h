@@ -42,7 +42,8 @@
 	"v.template, "                                                                             \
 	"'anti_affinity', v.anti_affinity, 'error', v.error, 'created_at', v.created_at, "         \
 	"'node', (SELECT nd.name FROM nodes nd WHERE nd.id = v.node_id), 'macs', "                 \
-	"(SELECT json_agg(n.mac::text ORDER BY n.id) FROM nics n WHERE n.vserver_id = v.id))"
+	"(SELECT json_agg(n.mac::text ORDER BY n.id) FROM nics n WHERE n.vserver_id = v.id), "     \
+	"'iso', (SELECT i.name FROM isos i WHERE i.path = v.iso))"
 
 /* Tasks aliased "k". */
 #define TASK_JSON                                                                                  \

@@ -196,6 +196,12 @@
 		$('token-secret').textContent = '';
 		show($('sec-enrol'), false);
 		$('sec-secret').textContent = '';
+		hideJoinBox();
+		clear($('task-progress'));
+		vs.byId = {};
+		vs.open = {};
+		vs.busy = {};
+		vs.isos = null;
 		authView('login');
 	}
 
@@ -266,6 +272,9 @@
 
 	function tabAllowed(btn) {
 		var need = btn.dataset.priv;
+		/* data-provider: only for the provider's own staff (nodes are its hardware) */
+		if (btn.dataset.provider && !(state.me && state.me.account.type === 'provider'))
+			return false;
 		if (!need)
 			return true;
 		return need.split(' ').some(hasPriv);
@@ -443,39 +452,416 @@
 
 	/* ---------- vServers ---------- */
 
+	/*
+	 * Every vServer row carries the buttons its state allows (and the caller's privileges on
+	 * its own account suggest; the server decides, a refusal lands in the error bar). Lifecycle
+	 * operations answer {task_id, status} at once: a progress line follows the task (task-get
+	 * every second) and the row is refreshed on its own when the task ends. Nothing waits for
+	 * anything else: every row and every task is independent.
+	 */
+
+	var ACTIONS = [
+		/* act, button text, privilege, states it is offered in, progress verb */
+		{ act: 'start', text: 'Start', priv: 'vserver.power', states: ['defined', 'stopped', 'parked', 'error'], verb: 'Starting' },
+		{ act: 'shutdown', text: 'Shut down', priv: 'vserver.power', states: ['running'], verb: 'Shutting down' },
+		{ act: 'stop', text: 'Stop', priv: 'vserver.power', states: ['running', 'paused', 'error'], verb: 'Stopping' },
+		{ act: 'reset', text: 'Reset', priv: 'vserver.power', states: ['running'], verb: 'Resetting' },
+		{ act: 'pause', text: 'Pause', priv: 'vserver.power', states: ['running'], verb: 'Pausing' },
+		{ act: 'resume', text: 'Resume', priv: 'vserver.power', states: ['paused'], verb: 'Resuming' },
+		{ act: 'park', text: 'Park', priv: 'vserver.edit', states: ['stopped'], verb: 'Parking' },
+		{ act: 'unpark', text: 'Unpark', priv: 'vserver.edit', states: ['parked'], verb: 'Unparking' }
+	];
+	var VERBS = { 'attach-iso': 'Attaching an ISO to', 'detach-iso': 'Detaching the ISO of',
+		resize: 'Resizing', 'delete': 'Deleting' };
+	ACTIONS.forEach(function (a) { VERBS[a.act] = a.verb; });
+
+	var STATE_KIND = { running: 'ok', paused: 'run', error: 'bad' };
+
+	var vs = {
+		byId: {},      /* id -> last vserver object */
+		open: {},      /* id -> 'resize' | 'iso' (the detail row under it) */
+		busy: {},      /* id -> task id of the task the page follows */
+		isos: null     /* last iso-list */
+	};
+
+	function btn(text, cls, test) {
+		var b = el('button', { text: text, cls: 'btn btn-small ' + (cls || 'btn-light') });
+		b.type = 'button';
+		if (test)
+			b.dataset.test = test;
+		return b;
+	}
+
+	function vsRowOf(id) {
+		return $('vserver-table').querySelector('tbody tr[data-test="vserver-row"][data-id="' + id + '"]');
+	}
+
+	function vsDetailOf(id) {
+		return $('vserver-table').querySelector('tbody tr[data-test="vserver-detail"][data-id="' + id + '"]');
+	}
+
+	function vserverRow(v) {
+		var tr = el('tr', { cls: 'vs-row', data: { id: String(v.id), test: 'vserver-row', state: v.state } });
+		tr.appendChild(td(v.name, 'strong'));
+		tr.appendChild(td(accountName(v.account_id)));
+		tr.appendChild(td(v.cores, 'num'));
+		tr.appendChild(td(fmtMB(v.ram_mb), 'num'));
+		tr.appendChild(td(v.disk_gb + ' GB', 'num'));
+		var st = td('', 'state-cell');
+		var b = badge(v.state, STATE_KIND[v.state] || 'plain');
+		b.dataset.test = 'vserver-state';
+		st.appendChild(b);
+		if (vs.busy[v.id])
+			st.appendChild(el('span', { cls: 'spinner', title: 'task ' + vs.busy[v.id] + ' running' }));
+		if (v.error)
+			st.appendChild(el('div', { text: v.error, cls: 'state-error', data: { test: 'vserver-error' } }));
+		tr.appendChild(st);
+		tr.appendChild(td(fmtTime(v.created_at), 'time'));
+
+		var act = td('', 'actions');
+		var box = el('div', { cls: 'row-actions' });
+		var power = el('span', { cls: 'btn-group' });
+		var edit = el('span', { cls: 'btn-group' });
+		var busy = !!vs.busy[v.id];
+		ACTIONS.forEach(function (a) {
+			if (a.states.indexOf(v.state) < 0 || !hasPriv(a.priv))
+				return;
+			var b = btn(a.text, a.act === 'start' || a.act === 'resume' || a.act === 'unpark' ?
+				'btn-go' : 'btn-light', 'vs-' + a.act);
+			b.disabled = busy;
+			b.addEventListener('click', function () { vsAction(v, a.act); });
+			power.appendChild(b);
+		});
+		if (hasPriv('vserver.edit')) {
+			[['resize', 'Resize\u2026'], ['iso', 'ISO\u2026']].forEach(function (x) {
+				var b = btn(x[1], 'btn-light' + (vs.open[v.id] === x[0] ? ' btn-pressed' : ''),
+					'vs-open-' + x[0]);
+				b.setAttribute('aria-expanded', vs.open[v.id] === x[0] ? 'true' : 'false');
+				b.addEventListener('click', function () { toggleDetail(v.id, x[0]); });
+				edit.appendChild(b);
+			});
+			var del = btn('Delete', 'btn-danger-light', 'vserver-delete');
+			del.disabled = busy;
+			del.addEventListener('click', function () { vsDelete(v); });
+			edit.appendChild(del);
+		}
+		[power, edit].forEach(function (g) {
+			if (g.firstChild)
+				box.appendChild(g);
+		});
+		act.appendChild(box);
+		tr.appendChild(act);
+		return tr;
+	}
+
+	/* The form row under a vServer: resize or ISO. It never contains the name (row filters). */
+	function vserverDetail(v, which) {
+		var tr = el('tr', { cls: 'vs-detail', data: { id: String(v.id), test: 'vserver-detail' } });
+		var cell = el('td');
+		cell.colSpan = 8;
+		var form = el('form', { cls: 'detail-form' });
+		form.noValidate = false;
+		function field(label, input) {
+			var l = el('label');
+			l.appendChild(el('span', { text: label }));
+			l.appendChild(input);
+			form.appendChild(l);
+		}
+		function num(test, value, min, max, step) {
+			var i = el('input', { data: { test: test } });
+			i.type = 'number';
+			i.min = String(min);
+			i.max = String(max);
+			if (step)
+				i.step = String(step);
+			i.required = true;
+			i.value = String(value);
+			return i;
+		}
+		if (which === 'resize') {
+			form.appendChild(el('strong', { text: 'Resize', cls: 'detail-title' }));
+			var cores = num('resize-cores', v.cores, 1, 256);
+			var ram = num('resize-ram', v.ram_mb, 64, 4194304, 64);
+			var disk = num('resize-disk', v.disk_gb, v.disk_gb, 65536);
+			field('Cores', cores);
+			field('RAM (MB)', ram);
+			field('Disk (GB)', disk);
+			var ok = btn('Apply', 'btn-primary', 'resize-apply');
+			ok.type = 'submit';
+			form.appendChild(ok);
+			var running = v.state === 'running' || v.state === 'paused';
+			form.appendChild(el('span', { cls: 'hint', text: running ?
+				'Cores and RAM change only when it is stopped; the disk grows online.' :
+				'Disks only grow.' }));
+			form.addEventListener('submit', function (ev) {
+				ev.preventDefault();
+				var p = { id: v.id };
+				var want = { cores: parseInt(cores.value, 10), ram_mb: parseInt(ram.value, 10),
+					disk_gb: parseInt(disk.value, 10) };
+				Object.keys(want).forEach(function (k) {
+					if (!isNaN(want[k]) && want[k] !== vs.byId[v.id][k])
+						p[k] = want[k];
+				});
+				if (Object.keys(p).length === 1) {
+					notice('Nothing to change');
+					return;
+				}
+				vsResize(v, p, ok);
+			});
+		} else {
+			form.appendChild(el('strong', { text: 'CD-ROM', cls: 'detail-title' }));
+			var sel = el('select', { data: { test: 'iso-select' } });
+			sel.appendChild(el('option', { text: 'loading\u2026' }));
+			sel.disabled = true;
+			field('Image', sel);
+			var att = btn('Attach ISO', 'btn-primary', 'vs-attach-iso');
+			att.type = 'submit';
+			att.disabled = true;
+			form.appendChild(att);
+			var det = btn('Detach ISO', 'btn-light', 'vs-detach-iso');
+			form.appendChild(det);
+			form.appendChild(el('span', { cls: 'hint', text: v.state === 'running' ?
+				'Changes the medium of the running guest.' : 'Takes effect at the next start.' }));
+			loadIsos().then(function (items) {
+				clear(sel);
+				if (!items.length) {
+					sel.appendChild(el('option', { text: '(no images in the library)' }));
+					return;
+				}
+				items.forEach(function (i) {
+					var o = el('option', { text: i.name + ' (' + fmtBytes(i.size_bytes) + ')' });
+					o.value = String(i.id);
+					sel.appendChild(o);
+				});
+				sel.disabled = false;
+				att.disabled = false;
+			}).catch(function () {
+				clear(sel);
+				sel.appendChild(el('option', { text: '(cannot list images)' }));
+			});
+			form.addEventListener('submit', function (ev) {
+				ev.preventDefault();
+				if (sel.disabled || !sel.value)
+					return;
+				vsTaskCall(v, 'attach-iso', { id: v.id, iso_id: parseInt(sel.value, 10) });
+			});
+			det.addEventListener('click', function () {
+				vsTaskCall(v, 'detach-iso', { id: v.id });
+			});
+		}
+		var close = btn('Close', 'btn-link', 'detail-close');
+		close.addEventListener('click', function () { toggleDetail(v.id, which); });
+		form.appendChild(close);
+		cell.appendChild(form);
+		tr.appendChild(cell);
+		return tr;
+	}
+
+	function fmtBytes(n) {
+		if (n === null || n === undefined)
+			return '';
+		var u = ['B', 'KB', 'MB', 'GB', 'TB'], i = 0;
+		while (n >= 1024 && i < u.length - 1) {
+			n /= 1024;
+			i++;
+		}
+		return (i === 0 || n >= 100 ? Math.round(n) : Math.round(n * 10) / 10) + ' ' + u[i];
+	}
+
+	function loadIsos() {
+		return call('iso-list', {}).then(function (r) {
+			vs.isos = r.items;
+			return r.items;
+		});
+	}
+
+	/* (Re)draws one vServer's rows in place; v === null removes them. */
+	function putVserver(id, v) {
+		var old = vsRowOf(id), oldDetail = vsDetailOf(id);
+		var tb = $('vserver-table').tBodies[0];
+		if (!v) {
+			delete vs.byId[id];
+			delete vs.open[id];
+			if (old)
+				tb.removeChild(old);
+			if (oldDetail)
+				tb.removeChild(oldDetail);
+			show($('vserver-empty'), tb.rows.length === 0);
+			return;
+		}
+		vs.byId[id] = v;
+		var tr = vserverRow(v);
+		if (old)
+			tb.replaceChild(tr, old);
+		else
+			tb.appendChild(tr);
+		if (oldDetail)
+			tb.removeChild(oldDetail);
+		if (vs.open[id])
+			tb.insertBefore(vserverDetail(v, vs.open[id]), tr.nextSibling);
+	}
+
+	function toggleDetail(id, which) {
+		vs.open[id] = vs.open[id] === which ? null : which;
+		if (!vs.open[id])
+			delete vs.open[id];
+		putVserver(id, vs.byId[id]);
+		var d = vsDetailOf(id);
+		if (d) {
+			var f = d.querySelector('input, select');
+			if (f)
+				f.focus();
+		}
+	}
+
+	/* Fetches one vServer again after its task ended (gone: its rows go). */
+	function refreshVserver(id) {
+		return api('vserver-get', { id: id }).then(function (v) {
+			putVserver(id, v);
+		}, function (e) {
+			if (e.code === 'not_found')
+				putVserver(id, null);
+			else
+				showError(e.message);
+		});
+	}
+
+	/* ---- progress lines ---- */
+
+	function progressLine(v, act, taskId) {
+		var line = el('div', { cls: 'progress-line running', data: { task: String(taskId), test: 'progress-line' } });
+		line.appendChild(el('span', { cls: 'spinner' }));
+		line.appendChild(el('span', { cls: 'progress-text',
+			text: (VERBS[act] || act) + ' ' + v.name + ' \u2026 task ' + taskId }));
+		var st = el('span', { cls: 'progress-status' });
+		line.appendChild(st);
+		var x = el('button', { text: '\u00d7', cls: 'progress-close' });
+		x.type = 'button';
+		x.setAttribute('aria-label', 'Dismiss');
+		x.addEventListener('click', function () {
+			if (line.parentNode)
+				line.parentNode.removeChild(line);
+		});
+		line.appendChild(x);
+		$('task-progress').appendChild(line);
+		return line;
+	}
+
+	function endLine(line, t) {
+		line.classList.remove('running');
+		line.classList.add(t.status === 'done' ? 'done' : 'failed');
+		var sp = line.querySelector('.spinner');
+		if (sp)
+			sp.parentNode.removeChild(sp);
+		var st = line.querySelector('.progress-status');
+		clear(st);
+		st.appendChild(badge(t.status, STATUS_KIND[t.status] || 'plain'));
+		if (t.info)
+			st.appendChild(el('span', { text: t.info, cls: 'progress-info' }));
+		setTimeout(function () {
+			if (line.parentNode)
+				line.parentNode.removeChild(line);
+		}, t.status === 'done' ? 6000 : 15000);
+	}
+
+	/* Polls task-get every second until the task is done or failed. */
+	function followTask(v, act, taskId) {
+		var line = progressLine(v, act, taskId);
+		var misses = 0;
+		vs.busy[v.id] = taskId;
+		if (vs.byId[v.id])
+			putVserver(v.id, vs.byId[v.id]);
+		function finish(t) {
+			if (vs.busy[v.id] === taskId)
+				delete vs.busy[v.id];
+			endLine(line, t);
+			if (t.status === 'failed' || t.status === 'error')
+				showError(v.name + ': ' + t.action + ' failed: ' + (t.info || 'no reason given'));
+			else
+				notice(v.name + ': ' + t.action + ' done' + (t.info ? ' (' + t.info + ')' : ''));
+			refreshVserver(v.id);
+			if (state.tab === 'tasks')
+				loadTasks();
+		}
+		function poll() {
+			if (!state.me) {   /* logged out meanwhile */
+				delete vs.busy[v.id];
+				return;
+			}
+			api('task-get', { id: taskId }).then(function (t) {
+				misses = 0;
+				if (t.status === 'done' || t.status === 'failed' || t.status === 'error')
+					finish(t);
+				else
+					setTimeout(poll, 1000);
+			}, function (e) {
+				if (e.code === 'unauthenticated') {
+					delete vs.busy[v.id];
+					return;
+				}
+				if (++misses >= 10) {
+					finish({ status: 'error', action: 'vserver-' + act,
+						info: 'lost track of task ' + taskId + ': ' + e.message });
+					return;
+				}
+				setTimeout(poll, 1000);
+			});
+		}
+		setTimeout(poll, 1000);
+	}
+
+	/* Runs a lifecycle call; a {task_id} answer is followed, an object answer redraws the row. */
+	function vsTaskCall(v, act, params) {
+		clearError();
+		return call('vserver-' + act, params).then(function (r) {
+			if (r && r.task_id) {
+				followTask(v, act, r.task_id);
+				return r;
+			}
+			if (r && r.id) {
+				if (act === 'delete') {
+					notice('vServer ' + v.name + ' deleted');
+					putVserver(v.id, null);
+				} else {
+					notice('vServer ' + v.name + ': ' + act + ' done');
+					putVserver(v.id, r);
+				}
+			}
+			return r;
+		}).catch(function () { /* shown in the error bar */ });
+	}
+
+	function vsAction(v, act) {
+		return vsTaskCall(v, act, { id: v.id });
+	}
+
+	function vsResize(v, p, button) {
+		button.disabled = true;
+		vsTaskCall(v, 'resize', p).then(function (r) {
+			button.disabled = false;
+			if (r && r.id) {
+				delete vs.open[v.id];
+				putVserver(v.id, r);
+			}
+		});
+	}
+
+	function vsDelete(v) {
+		if (!window.confirm('Delete vServer "' + v.name + '"? Its disk is destroyed.'))
+			return;
+		vsTaskCall(v, 'delete', { id: v.id });
+	}
+
 	function loadVservers() {
 		return call('vserver-list', {}).then(function (r) {
 			var tb = $('vserver-table').tBodies[0];
 			clear(tb);
+			vs.byId = {};
 			r.items.sort(function (x, y) { return x.name.localeCompare(y.name); });
-			r.items.forEach(function (v) {
-				var tr = el('tr', { data: { id: String(v.id), test: 'vserver-row' } });
-				tr.appendChild(td(v.name, 'strong'));
-				tr.appendChild(td(accountName(v.account_id)));
-				tr.appendChild(td(v.cores, 'num'));
-				tr.appendChild(td(fmtMB(v.ram_mb), 'num'));
-				tr.appendChild(td(v.disk_gb + ' GB', 'num'));
-				var st = td('');
-				st.appendChild(badge(v.state, v.state === 'running' ? 'ok' : 'plain'));
-				tr.appendChild(st);
-				tr.appendChild(td(fmtTime(v.created_at), 'time'));
-				var act = td('', 'actions');
-				if (hasPriv('vserver.edit')) {
-					var del = el('button', { text: 'Delete', cls: 'btn btn-small btn-danger-light' });
-					del.type = 'button';
-					del.dataset.test = 'vserver-delete';
-					del.addEventListener('click', function () {
-						if (!window.confirm('Delete vServer "' + v.name + '"?'))
-							return;
-						call('vserver-delete', { id: v.id }).then(function () {
-							notice('vServer ' + v.name + ' deleted');
-							loadVservers();
-						}).catch(function () {});
-					});
-					act.appendChild(del);
-				}
-				tr.appendChild(act);
-				tb.appendChild(tr);
+			r.items.forEach(function (v) { putVserver(v.id, v); });
+			Object.keys(vs.open).forEach(function (id) {
+				if (!vs.byId[id])
+					delete vs.open[id];
 			});
 			show($('vserver-empty'), r.items.length === 0);
 		}).catch(function () {});
@@ -560,6 +946,120 @@
 			$('usr-display').value = '';
 			$('usr-email').value = '';
 			return loadUsers();
+		}).catch(function () {});
+	}
+
+	/* ---------- nodes and the ISO library (the provider's staff) ---------- */
+
+	var NODE_KIND = { online: 'ok', offline: 'bad', dead: 'bad', 'new': 'plain' };
+
+	function nodeToggle(n, field, label) {
+		var wrap = el('label', { cls: 'switch' });
+		var cb = el('input', { data: { test: 'node-' + field } });
+		cb.type = 'checkbox';
+		cb.checked = !!n[field];
+		cb.setAttribute('aria-label', label + ' ' + n.name);
+		var txt = el('span', { text: n[field] ? 'on' : 'off' });
+		cb.addEventListener('change', function () {
+			clearError();
+			var p = { id: n.id };
+			p[field] = cb.checked;
+			cb.disabled = true;
+			call('node-update', p).then(function (nn) {
+				notice('Node ' + nn.name + ': ' + label.toLowerCase() + ' ' + (nn[field] ? 'on' : 'off'));
+				var old = $('node-table').querySelector('tbody tr[data-id="' + nn.id + '"]');
+				if (old)
+					old.parentNode.replaceChild(nodeRow(nn), old);
+			}).catch(function () {
+				cb.checked = !cb.checked;
+				cb.disabled = false;
+			});
+		});
+		wrap.appendChild(cb);
+		wrap.appendChild(txt);
+		return wrap;
+	}
+
+	function nodeRow(n) {
+		var tr = el('tr', { data: { id: String(n.id), test: 'node-row' } });
+		tr.appendChild(td(n.name, 'strong'));
+		var st = td('');
+		st.appendChild(badge(n.state, NODE_KIND[n.state] || 'plain'));
+		if (n.accel)
+			st.appendChild(el('span', { text: ' ' + n.accel, cls: 'muted' }));
+		tr.appendChild(st);
+		var ded = n.dedicated ? n.dedicated.length : null;
+		tr.appendChild(td(n.used_cores + ' / ' + (ded === null ? '\u2013' : ded), 'num'));
+		tr.appendChild(td(n.ram_mb === null || n.ram_mb === undefined ? '\u2013' : fmtMB(n.ram_mb), 'num'));
+		var r = td('');
+		var m = td('');
+		if (hasPriv('account.manage')) {
+			r.appendChild(nodeToggle(n, 'reserve', 'Reserve'));
+			m.appendChild(nodeToggle(n, 'maintenance', 'Maintenance'));
+		} else {
+			r.textContent = n.reserve ? 'on' : 'off';
+			m.textContent = n.maintenance ? 'on' : 'off';
+		}
+		tr.appendChild(r);
+		tr.appendChild(m);
+		tr.appendChild(td(n.last_seen ? fmtTime(n.last_seen) : 'never', 'time'));
+		return tr;
+	}
+
+	function loadNodes() {
+		var nodes = call('node-list', {}).then(function (r) {
+			var tb = $('node-table').tBodies[0];
+			clear(tb);
+			r.items.forEach(function (n) { tb.appendChild(nodeRow(n)); });
+			show($('node-empty'), r.items.length === 0);
+		}).catch(function () {});
+		return Promise.all([nodes, loadIsoTable()]);
+	}
+
+	function loadIsoTable() {
+		show($('iso-rescan'), hasPriv('image.manage'));
+		return loadIsos().then(function (items) {
+			var tb = $('iso-table').tBodies[0];
+			clear(tb);
+			items.forEach(function (i) {
+				var tr = el('tr', { data: { id: String(i.id), test: 'iso-row' } });
+				tr.appendChild(td(i.name, 'strong'));
+				tr.appendChild(td(fmtBytes(i.size_bytes), 'num'));
+				tr.appendChild(td(i.account_id ? accountName(i.account_id) : 'everybody (public)'));
+				tb.appendChild(tr);
+			});
+			show($('iso-empty'), items.length === 0);
+		}).catch(function () {});
+	}
+
+	function onIsoRescan() {
+		clearError();
+		var b = $('iso-rescan');
+		b.disabled = true;
+		call('iso-rescan', {}).then(function (r) {
+			notice('ISO library: ' + r.registered + ' registered, ' + r.removed + ' removed');
+			return loadIsoTable();
+		}).catch(function () {}).then(function () { b.disabled = false; });
+	}
+
+	function hideJoinBox() {
+		show($('join-box'), false);
+		$('join-token').textContent = '';
+		$('join-cmd').textContent = '';
+	}
+
+	function onJoinCreate(ev) {
+		ev.preventDefault();
+		clearError();
+		var name = $('join-node-name').value.trim();
+		call('node-join-token-create', { name: name }).then(function (r) {
+			$('join-name').textContent = r.name;
+			$('join-expires').textContent = fmtTime(r.expires_at);
+			$('join-token').textContent = r.token;
+			$('join-cmd').textContent = 'webrack-node join https://' + location.host + ' ' + r.token +
+				' --ca /etc/webrack/controller.pem';
+			show($('join-box'), true);
+			$('join-node-name').value = '';
 		}).catch(function () {});
 	}
 
@@ -732,6 +1232,7 @@
 		tasks: loadTasks,
 		audit: loadAudit,
 		tokens: loadTokens,
+		nodes: loadNodes,
 		security: loadSecurity
 	};
 
@@ -798,6 +1299,9 @@
 		$('sec-enrol-btn').addEventListener('click', onSecEnrol);
 		$('sec-confirm-form').addEventListener('submit', onSecConfirm);
 		$('sec-disable-form').addEventListener('submit', onSecDisable);
+		$('join-form').addEventListener('submit', onJoinCreate);
+		$('join-done').addEventListener('click', hideJoinBox);
+		$('iso-rescan').addEventListener('click', onIsoRescan);
 		tabButtons().forEach(function (b) {
 			b.addEventListener('click', function () { clearError(); selectTab(b.dataset.tab); });
 		});

@@ -13,6 +13,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import { chromium, request } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -167,7 +169,7 @@ test('login through the form shows the header, tabs and survives a reload', asyn
 	await assertText(page.locator('#hdr-account'), shared.me.account.name);
 	assert.equal(await page.locator('#logout-btn').isVisible(), true);
 	assert.deepEqual(await visibleTabs(page),
-		['vServers', 'Accounts', 'Users', 'Job log', 'Audit', 'API tokens', 'Security']);
+		['vServers', 'Accounts', 'Users', 'Nodes', 'Job log', 'Audit', 'API tokens', 'Security']);
 	assert.equal(await page.locator('#login-view').isVisible(), false);
 	await page.locator('#vserver-form').waitFor({ state: 'visible' });
 	await shot(page, '02-after-login');
@@ -504,5 +506,277 @@ test('TOTP: an account with require_2fa forces enrolment at login', async () => 
 	await page.click('#enrol-submit');
 	await page.locator('#app-header').waitFor({ state: 'visible' });
 	await assertText(page.locator('#hdr-account'), acc.name);
+	await closePage(page);
+});
+
+// ---------- vServer lifecycle, nodes, ISO library ----------
+
+// an account of its own for the lifecycle tests (no quotas in the way)
+async function lifeAccount() {
+	if (!shared.life)
+		shared.life = await admin.call('account-create',
+			{ parent_id: shared.me.account.id, name: 'Life ' + SFX, type: 'customer' });
+	return shared.life;
+}
+
+async function newVserver(prefix, cores = 1) {
+	const acc = await lifeAccount();
+	return admin.call('vserver-create',
+		{ account_id: acc.id, name: prefix + '-' + SFX, cores, ram_mb: 1024, disk_gb: 10 });
+}
+
+async function rowButtons(r) {
+	return (await r.locator('.row-actions button:visible').allTextContents()).map((s) => s.trim());
+}
+
+test('a vServer row shows its state and the buttons its state and the privileges allow', async () => {
+	const v = await newVserver('life');
+	const acc = await lifeAccount();
+	await admin.call('user-create', { account_id: acc.id, username: 'l-user-' + SFX, password: PW,
+		role: 'user' });
+
+	let page = await newPage();
+	await loginOk(page, ADMIN, ADMIN_PW);
+	let r = row(page, 'vserver-table', v.name);
+	await r.waitFor({ state: 'visible' });
+	assert.equal((await r.locator('[data-test="vserver-state"]').textContent()).trim(), 'defined');
+	assert.equal(await r.getAttribute('data-state'), 'defined');
+	// defined: it can be started, resized, get an ISO, be deleted; nothing to stop or pause
+	assert.deepEqual(await rowButtons(r), ['Start', 'Resize\u2026', 'ISO\u2026', 'Delete']);
+	const heads = (await page.locator('#vserver-table thead th').allTextContents()).map((s) => s.trim());
+	assert.deepEqual(heads, ['Name', 'Account', 'Cores', 'RAM', 'Disk', 'State', 'Created', 'Actions']);
+	await shot(page, '20-vserver-buttons');
+	await closePage(page);
+
+	// the "user" role has vserver.power but not vserver.edit: Start only
+	page = await newPage();
+	await loginOk(page, 'l-user-' + SFX, PW);
+	r = row(page, 'vserver-table', v.name);
+	await r.waitFor({ state: 'visible' });
+	assert.deepEqual(await rowButtons(r), ['Start']);
+	await closePage(page);
+});
+
+test('Start on a stack without nodes: progress line, then the failed reason and the job log', async () => {
+	const v = await newVserver('start');
+	const page = await newPage();
+	await loginOk(page, ADMIN, ADMIN_PW);
+	const r = row(page, 'vserver-table', v.name);
+	await r.waitFor({ state: 'visible' });
+	const [resp] = await Promise.all([
+		page.waitForResponse((x) => x.url().endsWith('/api/v1/vserver-start')),
+		r.locator('[data-test="vs-start"]').click(),
+	]);
+	const started = (await resp.json()).result;
+	assert.ok(started.task_id > 0, 'vserver-start answers a task id');
+	const line = page.locator(`#task-progress [data-task="${started.task_id}"]`);
+	await line.waitFor({ state: 'visible' });
+	assert.match(await line.locator('.progress-text').textContent(),
+		new RegExp(`^Starting ${v.name} \u2026 task ${started.task_id}$`));
+	await shot(page, '21-start-progress');
+
+	// task-get is polled every second until the task ends; its reason lands in the error bar
+	await page.locator('#error-bar').waitFor({ state: 'visible' });
+	const err = await page.locator('#error-text').textContent();
+	assert.match(err, /no capacity/);
+	assert.ok(err.includes(v.name), 'the error names the vServer: ' + err);
+	await line.and(page.locator('.failed')).waitFor({ state: 'visible' });
+	assert.match(await line.textContent(), /failed.*no capacity/);
+	// the row was fetched again: still defined, with the reason
+	await r.locator('[data-test="vserver-error"]').filter({ hasText: 'no capacity' }).waitFor();
+	assert.equal((await r.locator('[data-test="vserver-state"]').textContent()).trim(), 'defined');
+	assert.equal(await r.locator('[data-test="vs-start"]').isEnabled(), true, 'buttons usable again');
+	await shot(page, '22-start-failed');
+
+	await page.click('#tab-tasks');
+	const t = page.locator('#task-table tbody tr').filter({ hasText: v.name })
+		.filter({ hasText: 'vserver-start' });
+	await t.first().waitFor({ state: 'visible' });
+	const c = await cells(t.first());
+	assert.equal(c[0], 'vserver');
+	assert.equal(c[2], `vserver-start (${ADMIN})`);
+	assert.equal(c[5], 'failed');
+	assert.match(c[6], /no capacity/);
+	await shot(page, '23-job-log-failed-start');
+	await closePage(page);
+});
+
+test('a click on one row does not hold up another row', async () => {
+	const a = await newVserver('par-a');
+	const b = await newVserver('par-b');
+	const page = await newPage();
+	await loginOk(page, ADMIN, ADMIN_PW);
+	const ra = row(page, 'vserver-table', a.name);
+	const rb = row(page, 'vserver-table', b.name);
+	await ra.waitFor({ state: 'visible' });
+	await ra.locator('[data-test="vs-start"]').click();
+	await page.locator('#task-progress .progress-line').filter({ hasText: a.name }).waitFor();
+	// while a's task is followed, b's buttons work at once
+	await rb.locator('[data-test="vs-start"]').click();
+	await page.locator('#task-progress .progress-line').filter({ hasText: b.name }).waitFor();
+	for (const n of [a.name, b.name])
+		await page.locator('#task-progress .progress-line.failed').filter({ hasText: n }).waitFor();
+	await closePage(page);
+});
+
+test('Resize of a defined vServer changes its cores and RAM in the table', async () => {
+	const v = await newVserver('resize', 1);
+	const page = await newPage();
+	await loginOk(page, ADMIN, ADMIN_PW);
+	const r = row(page, 'vserver-table', v.name);
+	await r.waitFor({ state: 'visible' });
+	assert.equal((await cells(r))[2], '1');
+	await r.locator('[data-test="vs-open-resize"]').click();
+	const d = page.locator(`#vserver-table tr[data-test="vserver-detail"][data-id="${v.id}"]`);
+	await d.waitFor({ state: 'visible' });
+	assert.equal(await d.locator('[data-test="resize-cores"]').inputValue(), '1');
+	await d.locator('[data-test="resize-cores"]').fill('3');
+	await d.locator('[data-test="resize-ram"]').fill('2048');
+	await shot(page, '24-resize-form');
+	await d.locator('[data-test="resize-apply"]').click();
+	await r.locator('td:nth-child(3)').filter({ hasText: /^3$/ }).waitFor();
+	assert.deepEqual((await cells(r)).slice(0, 6), [v.name, 'Life ' + SFX, '3', '2 GB', '10 GB', 'defined']);
+	await d.waitFor({ state: 'detached' });
+	assert.equal(await page.locator('#error-bar').isVisible(), false);
+	assert.equal((await admin.call('vserver-get', { id: v.id })).cores, 3);
+	await closePage(page);
+});
+
+test('Attach ISO offers the library and runs as a task', async () => {
+	await admin.call('iso-rescan');
+	const v = await newVserver('iso');
+	const page = await newPage();
+	await loginOk(page, ADMIN, ADMIN_PW);
+	const r = row(page, 'vserver-table', v.name);
+	await r.waitFor({ state: 'visible' });
+	await r.locator('[data-test="vs-open-iso"]').click();
+	const d = page.locator(`#vserver-table tr[data-test="vserver-detail"][data-id="${v.id}"]`);
+	const sel = d.locator('[data-test="iso-select"]');
+	await sel.locator('option', { hasText: 'debian-12-netinst.iso' }).waitFor({ state: 'attached' });
+	assert.equal(await sel.isEnabled(), true);
+	await sel.selectOption({ label: 'debian-12-netinst.iso (64 KB)' });
+	await shot(page, '25-iso-form');
+	await d.locator('[data-test="vs-attach-iso"]').click();
+	const line = page.locator('#task-progress .progress-line').filter({ hasText: v.name });
+	await line.waitFor();
+	assert.match(await line.locator('.progress-text').textContent(), /^Attaching an ISO to /);
+	await line.and(page.locator('.done')).waitFor();
+	assert.match(await line.textContent(), /next start/);
+	await d.locator('[data-test="vs-detach-iso"]').click();
+	await page.locator('#task-progress .progress-line.done').filter({ hasText: 'Detaching the ISO of ' + v.name })
+		.waitFor();
+	assert.equal(await page.locator('#error-bar').isVisible(), false);
+	await closePage(page);
+});
+
+test('Delete asks for a confirmation and removes the row', async () => {
+	const v = await newVserver('del');
+	const page = await newPage();
+	await loginOk(page, ADMIN, ADMIN_PW);
+	const r = row(page, 'vserver-table', v.name);
+	await r.waitFor({ state: 'visible' });
+
+	let asked = '';
+	page.once('dialog', (dlg) => { asked = dlg.message(); dlg.dismiss(); });
+	await r.locator('[data-test="vserver-delete"]').click();
+	assert.match(asked, new RegExp(`Delete vServer "${v.name}"`));
+	await page.waitForTimeout(300);
+	assert.equal(await r.count(), 1, 'cancelled: the row stays');
+
+	page.once('dialog', (dlg) => dlg.accept());
+	await r.locator('[data-test="vserver-delete"]').click();
+	await r.waitFor({ state: 'detached' });
+	assert.equal(await page.locator('#error-bar').isVisible(), false);
+	await assert.rejects(admin.call('vserver-get', { id: v.id }), /not_found/);
+	await closePage(page);
+});
+
+test('the Nodes tab is there for the provider admin and not for a customer admin', async () => {
+	const acc = await lifeAccount();
+	await admin.call('user-create', { account_id: acc.id, username: 'l-admin-' + SFX, password: PW,
+		role: 'admin' });
+	let page = await newPage();
+	await loginOk(page, 'l-admin-' + SFX, PW);
+	await page.locator('#vserver-table').waitFor({ state: 'visible' });
+	assert.equal(await page.locator('#tab-nodes').isVisible(), false);
+	assert.ok(!(await visibleTabs(page)).includes('Nodes'));
+	assert.equal(await page.locator('#panel-nodes').isVisible(), false);
+	await closePage(page);
+
+	page = await newPage();
+	await loginOk(page, ADMIN, ADMIN_PW);
+	assert.equal(await page.locator('#tab-nodes').isVisible(), true);
+	await page.click('#tab-nodes');
+	await page.locator('#panel-nodes').waitFor({ state: 'visible' });
+	const heads = (await page.locator('#node-table thead th').allTextContents()).map((s) => s.trim());
+	assert.deepEqual(heads, ['Name', 'State', 'Cores used / dedicated', 'RAM', 'Reserve',
+		'Maintenance', 'Last seen']);
+	await closePage(page);
+});
+
+test('Nodes: a join token is shown once, the node appears and takes the maintenance flag', async () => {
+	const name = 'rack-' + SFX;
+	const page = await newPage();
+	await loginOk(page, ADMIN, ADMIN_PW);
+	await page.click('#tab-nodes');
+	await page.locator('#join-form').waitFor({ state: 'visible' });
+	assert.equal(await page.locator('#join-box').isVisible(), false);
+	await page.fill('#join-node-name', name);
+	await page.click('#join-submit');
+	await page.locator('#join-box').waitFor({ state: 'visible' });
+	const token = (await page.locator('#join-token').textContent()).trim();
+	assert.match(token, /^wrj_[A-Za-z0-9_-]{20,}$/);
+	const host = new URL(BASE).host;
+	assert.equal((await page.locator('#join-cmd').textContent()).trim(),
+		`webrack-node join https://${host} ${token} --ca /etc/webrack/controller.pem`);
+	assert.equal((await page.locator('#join-name').textContent()).trim(), name);
+	await shot(page, '26-join-token');
+
+	// what webrack-node join does: a CSR with CN = the node name, exchanged with the token
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wr-join-'));
+	try {
+		execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+			'-nodes', '-subj', '/CN=' + name, '-keyout', path.join(dir, 'k.pem'),
+			'-out', path.join(dir, 'r.pem')], { stdio: 'ignore' });
+		const csr = fs.readFileSync(path.join(dir, 'r.pem'), 'utf8');
+		const joined = await page.evaluate(async ([t, c]) => (await (await fetch('/api/v1/node-join',
+			{ method: 'POST', credentials: 'omit', headers: { 'Content-Type': 'application/json' },
+				body: JSON.stringify({ token: t, csr_pem: c }) })).json()), [token, csr]);
+		assert.equal(joined.ok, true, JSON.stringify(joined));
+		assert.equal(joined.result.name, name);
+	} finally {
+		fs.rmSync(dir, { recursive: true, force: true });
+	}
+
+	await page.click('#panel-nodes [data-refresh="nodes"]');
+	const r = row(page, 'node-table', name);
+	await r.waitFor({ state: 'visible' });
+	const c = await cells(r);
+	assert.equal(c[0], name);
+	assert.equal(c[1], 'new');
+	assert.equal(c[2], '0 / \u2013');
+	assert.equal(c[6], 'never');
+	const maint = r.locator('[data-test="node-maintenance"]');
+	assert.equal(await maint.isChecked(), false);
+	await maint.check();
+	await r.locator('td:nth-child(6)').filter({ hasText: 'on' }).waitFor();
+	const id = Number(await r.getAttribute('data-id'));
+	assert.equal((await admin.call('node-get', { id })).maintenance, true);
+	assert.equal((await admin.call('node-get', { id })).reserve, false);
+
+	// the ISO library below it
+	await page.click('#iso-rescan');
+	await row(page, 'iso-table', 'debian-12-netinst.iso').waitFor({ state: 'visible' });
+	assert.deepEqual(await cells(row(page, 'iso-table', 'rescue.iso')),
+		['rescue.iso', '32 KB', 'everybody (public)']);
+	await shot(page, '27-nodes');
+
+	// shown once: gone after a reload
+	await page.reload();
+	await page.locator('#app-header').waitFor({ state: 'visible' });
+	await page.click('#tab-nodes');
+	await r.waitFor({ state: 'visible' });
+	assert.equal(await page.locator('#join-box').isVisible(), false, 'the token is shown once');
+	assert.equal((await page.locator('#join-token').textContent()).trim(), '');
 	await closePage(page);
 });

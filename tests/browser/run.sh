@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the portal browser tests (portal.test.mjs) against a private, throw-away stack:
 # a PostgreSQL cluster (scripts/pgcluster) and a webrackd on a free port with a
-# self-signed certificate and a provider admin, all under var/browser-test/run.XXXXXX.
+# self-signed certificate, a node CA (agent listener on another free port), an ISO library
+# with two stand-in images and a provider admin, all under var/browser-test/run.XXXXXX.
 # Everything is torn down on exit, also on failure or Ctrl-C; the exit status is
 # node's. Needs: a built controller/webrackd, node >= 18, npm, /usr/bin/chromium,
 # openssl, PostgreSQL server binaries.
@@ -89,7 +90,16 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
 	die "openssl could not make a certificate"
 chmod 0600 "$WORK/key.pem"
 
-PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+freeport() {
+	node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+PORT=$(freeport)
+AGENT_PORT=$(freeport)
+[[ $AGENT_PORT != "$PORT" ]] || AGENT_PORT=$(freeport)
+# the ISO library: two small stand-in images (never booted: there are no nodes)
+mkdir -p "$WORK/isos"
+head -c 65536 /dev/zero >"$WORK/isos/debian-12-netinst.iso"
+head -c 32768 /dev/zero >"$WORK/isos/rescue.iso"
 cat >"$WORK/webrackd.conf" <<EOF
 # written by tests/browser/run.sh
 listen = 127.0.0.1:$PORT
@@ -99,11 +109,17 @@ db = "$CONNINFO"
 www_dir = "$TOP/www"
 sql_dir = "$TOP/sql"
 argon2_memory_kib = 1024
+ca_cert = "$WORK/ca.crt"
+ca_key = "$WORK/ca.key"
+agent_listen = 127.0.0.1:$AGENT_PORT
+iso_dir = "$WORK/isos"
 EOF
 
 ADMIN_USER=admin
 ADMIN_PASSWORD=$(openssl rand -hex 12)
 "$WEBRACKD" -n -c "$WORK/webrackd.conf" >/dev/null
+"$WEBRACKD" --init-ca -c "$WORK/webrackd.conf" >>"$WORK/setup.log" 2>&1 ||
+	{ cat "$WORK/setup.log" >&2; die "webrackd --init-ca failed"; }
 "$WEBRACKD" --migrate -c "$WORK/webrackd.conf" >>"$WORK/setup.log" 2>&1 ||
 	{ cat "$WORK/setup.log" >&2; die "webrackd --migrate failed"; }
 WEBRACK_ADMIN_PASSWORD=$ADMIN_PASSWORD "$WEBRACKD" --create-admin "$ADMIN_USER" \
