@@ -82,8 +82,9 @@ explain(const struct placement_node *nodes, size_t n, const struct placement_req
 	switch (worst) {
 	case REJ_CORES:
 		snprintf(why, whylen,
-			 "no usable node has %d free dedicated cores; the most free are %d on %s",
-			 r->cores, most ? most->free_cores : 0, most ? most->name : "-");
+			 "no usable node has %d free dedicated core%s; the most free are %d on %s",
+			 r->cores, r->cores == 1 ? "" : "s", most ? most->free_cores : 0,
+			 most ? most->name : "-");
 		return;
 	case REJ_RAM:
 		snprintf(why, whylen,

@@ -467,7 +467,7 @@ def test_three_vservers_two_run_third_has_no_capacity(rack):
     t = run_task(env, env.api, "vserver-start", id=env.vs["vs3"])
     assert t["status"] == "failed", t
     info = t["info"] or ""
-    assert info.startswith("no capacity:") and "dedicated cores" in info, info
+    assert info.startswith("no capacity:") and "dedicated core" in info, info
     vs3 = env.api.call("vserver-get", id=env.vs["vs3"])
     assert vs3["state"] == "defined", vs3
     assert placed_node(env, env.vs["vs3"]) is None
