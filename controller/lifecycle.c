@@ -618,9 +618,8 @@ act_resize(struct run *r)
 		}
 		json_object_set_new(r->vs, "node_id", json_integer(node));
 		node_step(r, "disk.grow",
-			  json_pack("{s:s, s:s, s:I, s:I}", "storage", vs_str(r, "disk_storage"),
-				    "name", name, "size_gb", (json_int_t)vs_int(r, "disk_gb"), "id",
-				    (json_int_t)r->vserver_id),
+			  json_pack("{s:s, s:s, s:I}", "storage", vs_str(r, "disk_storage"), "name",
+				    name, "size_gb", (json_int_t)vs_int(r, "disk_gb")),
 			  COMMAND_TIMEOUT, "done");
 	} else if (strcmp(r->step, "done") == 0) {
 		finish(r, true, "", NULL);

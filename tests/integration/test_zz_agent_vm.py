@@ -9,6 +9,7 @@ Needs root, two CPUs (core 0 housekeeping, core 1 dedicated) and qemu-system-x86
 var/guest/webrack-guest.iso (tests/guest/build.sh) is used when present; without it the guest
 boots nothing and the ACPI shutdown check is skipped."""
 
+import json
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import webrack_it as w
+from webrack_it import assert_err
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "lib"))
@@ -282,6 +284,22 @@ def test_agent_vm_lifecycle(env):
         assert_done(run_task(api, "vserver-stop", id=vid), agent)
     assert agent.qemu_pid(vid) is None
     assert agent.link_of(tap) is None
+
+    # ---- resize: RAM while stopped (the next QEMU gets it), the disk grows online
+    r = api.call("vserver-resize", id=vid, ram_mb=384)
+    assert r["ram_mb"] == 384 and r["state"] == "stopped", r
+    assert_done(run_task(api, "vserver-start", id=vid), agent)
+    pid4 = agent.qemu_pid(vid)
+    with open(f"/proc/{pid4}/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    assert argv[argv.index(b"-m") + 1].split(b",")[0] in (b"384", b"384M", b"size=384M"), argv
+    assert_done(run_task(api, "vserver-resize", id=vid, disk_gb=2), agent)
+    assert agent.qemu_pid(vid) == pid4, "growing the disk must not restart the guest"
+    info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", str(disk)],
+                                     check=True, capture_output=True, text=True).stdout)
+    assert info["virtual-size"] == 2 * 1024 ** 3, info
+    assert_err(api.err("vserver-resize", id=vid, cores=2), "conflict", 409)  # running
+    assert_done(run_task(api, "vserver-stop", id=vid), agent)
 
     # ---- park, unpark, delete: nothing left behind
     assert_done(run_task(api, "vserver-park", id=vid), agent)
