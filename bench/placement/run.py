@@ -1,0 +1,837 @@
+#!/usr/bin/python3
+"""Placement benchmark: a real webrackd and PostgreSQL (the integration tests' Stack) with N
+simulated node agents (simagents: the real agent protocol over mutual TLS, a simulated
+hypervisor that answers every command at once), M defined vServers, and K concurrent API clients
+starting them with a bearer token.
+
+Measured, side by side in one run:
+  (a) committed placements per second: vserver-start tasks that reach `done` per second, with
+      K = 1, 8, 32 closed-loop clients (each starts a vServer, waits for its task to end, starts
+      the next);
+  (b) decision latency: a task's started_at to the commit of its placement (the commit
+      timestamp PostgreSQL records for the vcpu_cores rows wr_place_vserver() inserted;
+      track_commit_timestamp is switched on in the private cluster), plus started_at to the
+      "goes to node" log line (the moment placement_pick() returned, millisecond resolution);
+  (c) the raw cost of the decision alone: pickbench, placement_pick() over N in-memory nodes,
+      and the same with the JSON snapshot decoding webrackd does per decision.
+
+Prints a table and writes the "Placement" section of docs/BENCHMARKS.md (other sections of that
+file are kept). Everything shares this machine's cores; the CPU each part used per phase is
+measured from /proc and reported with the figures.
+
+Usage: /usr/bin/python3 bench/placement/run.py [--nodes N] [--vservers M] [--clients 1,8,32]
+       [--per-phase 300,1500,3000] [--phase-seconds S] [--no-write]
+"""
+
+import argparse
+import concurrent.futures
+import datetime
+import http.client
+import json
+import os
+import re
+import resource
+import shutil
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+
+import psycopg2  # noqa: E402
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.x509.oid import NameOID  # noqa: E402
+
+import webrack_it as w  # noqa: E402
+
+GOAL = 2000  # placements per second (the issue's goal)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def say(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# --------------------------------------------------------------------------
+# the stack: the integration tests' Stack with a bigger pool and an observable PostgreSQL
+
+
+class BenchStack(w.Stack):
+    """Stack whose PostgreSQL records commit timestamps (for the decision latency) and loads
+    pg_stat_statements (to see where the database time goes). Both need a restart of the
+    private cluster before webrackd is started."""
+
+    def pg_start(self):
+        conninfo = super().pg_start()
+        c = psycopg2.connect(conninfo)
+        c.autocommit = True
+        with c.cursor() as cur:
+            cur.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+            cur.execute("ALTER SYSTEM SET track_commit_timestamp = on")
+        c.close()
+        self.pg_stop()
+        conninfo = super().pg_start()
+        c = psycopg2.connect(conninfo)
+        c.autocommit = True
+        with c.cursor() as cur:
+            cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        c.close()
+        return conninfo
+
+
+# --------------------------------------------------------------------------
+# a light HTTPS JSON client (one keep-alive connection per thread; less client CPU than requests)
+
+
+class Client:
+    def __init__(self, port, token):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.port = port
+        self.ctx = ctx
+        self.token = token
+        self.conn = None
+
+    def call(self, op, **params):
+        body = json.dumps(params).encode()
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx,
+                                                        timeout=60)
+            try:
+                self.conn.request("POST", f"/api/v1/{op}", body=body, headers=headers)
+                r = self.conn.getresponse()
+                data = r.read()
+                break
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+        res = json.loads(data)
+        if r.status != 200 or not res.get("ok"):
+            raise w.ApiError(res.get("error", {}).get("code"), r.status,
+                             res.get("error", {}).get("message"), res, op)
+        return res["result"]
+
+
+# --------------------------------------------------------------------------
+# nodes: keys, CSRs, node-join
+
+
+def make_csr(name):
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+           .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM,
+                                serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return key_pem, csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def join_nodes(stack, n, certdir, threads=8):
+    """N nodes through the real API: a join token per node (provider admin), then node-join with
+    a CSR; the signed certificates and keys go to certdir for simagents."""
+    certdir.mkdir(parents=True, exist_ok=True)
+    local = threading.local()
+
+    def admin():
+        if getattr(local, "admin", None) is None:
+            local.admin = stack.admin()
+            local.anon = stack.api()
+        return local.admin, local.anon
+
+    def one(i):
+        name = f"sim-{i:05d}"
+        adm, anon = admin()
+        tok = adm.call("node-join-token-create", name=name)["token"]
+        key_pem, csr_pem = make_csr(name)
+        res = anon.call("node-join", _csrf=None, token=tok, csr_pem=csr_pem)
+        (certdir / f"{name}.key").write_bytes(key_pem)
+        os.chmod(certdir / f"{name}.key", 0o600)
+        (certdir / f"{name}.crt").write_text(res["cert_pem"])
+        return res["ca_pem"]
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as ex:
+        cas = list(ex.map(one, range(1, n + 1)))
+    (certdir.parent / "ca.pem").write_text(cas[0])
+    return certdir.parent / "ca.pem"
+
+
+class SimAgents:
+    """The simagents process and the latest status line it printed."""
+
+    def __init__(self, binary, port, ca, certdir, n, logfile):
+        self.ready = threading.Event()
+        self.status = ""
+        self.logf = open(logfile, "ab")
+        self.proc = subprocess.Popen(
+            [str(binary), "-c", f"127.0.0.1:{port}", "-a", str(ca), "-d", str(certdir),
+             "-n", str(n), "-j", "32"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.logf, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.strip()
+            if line.startswith("ready"):
+                self.ready.set()
+            elif line.startswith("status"):
+                self.status = line
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+
+
+# --------------------------------------------------------------------------
+# CPU accounting from /proc (who used the shared cores during a phase)
+
+
+def proc_cpu(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def children_of(ppid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == ppid:
+                out.append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def machine_busy():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return (sum(v) - idle) / CLK_TCK
+
+
+class CpuMeter:
+    """CPU seconds of webrackd, PostgreSQL (postmaster + backends), simagents and this driver,
+    and of the whole machine, between start() and stop()."""
+
+    def __init__(self, stack, sim):
+        self.stack = stack
+        self.sim = sim
+        pidfile = stack.pgdir / "data" / "postmaster.pid"
+        self.postmaster = int(pidfile.read_text().split()[0])
+
+    def sample(self):
+        pg = proc_cpu(self.postmaster) + sum(proc_cpu(p) for p in children_of(self.postmaster))
+        t = os.times()
+        return {"webrackd": proc_cpu(self.stack.proc.pid), "postgres": pg,
+                "simagents": proc_cpu(self.sim.proc.pid), "driver": t.user + t.system,
+                "machine": machine_busy(), "wall": time.monotonic()}
+
+    def start(self):
+        self.t0 = self.sample()
+        # backends that exit during the phase would be lost: the pool keeps them alive
+
+    def stop(self):
+        t1 = self.sample()
+        d = {k: t1[k] - self.t0[k] for k in t1}
+        wall = d.pop("wall")
+        d["other"] = max(0.0, d["machine"] - sum(d[k] for k in
+                                                 ("webrackd", "postgres", "simagents", "driver")))
+        return {k: v / wall for k, v in d.items()}  # cores busy on average
+
+
+# --------------------------------------------------------------------------
+# measurement
+
+
+class Watcher:
+    """Finds ended tasks by polling the database every 5 ms (one small indexed query
+    for all clients), so that waiting clients do not load the API with task-get polls."""
+
+    def __init__(self, conninfo):
+        self.db = psycopg2.connect(conninfo)
+        self.db.autocommit = True
+        self.lock = threading.Lock()
+        self.waiting = {}
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, task_id):
+        ev = threading.Event()
+        with self.lock:
+            self.waiting[task_id] = ev
+        return ev
+
+    def _run(self):
+        cur = self.db.cursor()
+        while not self.stopping:
+            with self.lock:
+                ids = list(self.waiting)
+            if ids:
+                cur.execute("SELECT /* bench-watcher */ id FROM tasks WHERE id = ANY(%s) "
+                            "AND status IN ('done', 'failed')", (ids,))
+                ended = [r[0] for r in cur.fetchall()]
+                with self.lock:
+                    for i in ended:
+                        self.waiting.pop(i).set()
+            time.sleep(0.005)
+
+    def close(self):
+        self.stopping = True
+        self.thread.join()
+        self.db.close()
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(len(s) * p / 100.0))]
+
+
+def run_phase(stack, token, watcher, pool, limit, k, seconds):
+    """K closed-loop clients start vServers taken from pool (at most limit of them); they stop
+    taking new ones after `seconds`."""
+    qlock = threading.Lock()
+    taken = [0]
+    task_ids, api_ms, errors = [], [], []
+    deadline = time.monotonic() + seconds
+
+    def client():
+        c = Client(stack.port, token)
+        while time.monotonic() < deadline:
+            with qlock:
+                if not pool or taken[0] >= limit:
+                    return
+                taken[0] += 1
+                vs = pool.pop()
+            t0 = time.monotonic()
+            try:
+                res = c.call("vserver-start", id=vs)
+            except Exception as e:  # noqa: BLE001 - counted and reported
+                errors.append(repr(e))
+                continue
+            api_ms.append((time.monotonic() - t0) * 1000)
+            task_ids.append(res["task_id"])
+            if not watcher.wait_for(res["task_id"]).wait(120):
+                errors.append(f"task {res['task_id']} did not end in 120 s")
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(k)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - t0
+    return task_ids, api_ms, errors, wall
+
+
+def log_pick_times(log_file):
+    """Task id -> epoch seconds of its "goes to node" line (placement_pick() has returned)."""
+    pat = re.compile(r"^(\S+Z) info\s+\S+: task (\d+): vServer \d+ goes to node")
+    out = {}
+    with open(log_file, errors="replace") as f:
+        for line in f:
+            m = pat.match(line)
+            if m:
+                ts = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ")
+                out[int(m.group(2))] = ts.replace(tzinfo=datetime.timezone.utc).timestamp()
+    return out
+
+
+def phase_figures(db, stack, task_ids, api_ms, wall):
+    cur = db.cursor()
+    cur.execute(
+        "SELECT k.id, k.status, extract(epoch FROM k.started_at)::float8, "
+        "extract(epoch FROM k.ended_at)::float8, "
+        "(SELECT extract(epoch FROM min(pg_xact_commit_timestamp(c.xmin)))::float8 "
+        " FROM vcpu_cores c WHERE c.vserver_id = k.vserver_id), k.info "
+        "FROM tasks k WHERE k.id = ANY(%s)", (task_ids,))
+    rows = cur.fetchall()
+    picks = log_pick_times(stack.log_file)
+    done = [r for r in rows if r[1] == "done"]
+    failed = [r for r in rows if r[1] != "done"]
+    span = (max(r[3] for r in done) - min(r[2] for r in done)) if done else float("nan")
+    commit = [(r[4] - r[2]) * 1000 for r in done if r[4] is not None]
+    pick = [(picks[r[0]] - r[2]) * 1000 for r in done if r[0] in picks]
+    e2e = [(r[3] - r[2]) * 1000 for r in done]
+    return {
+        "tasks": len(rows), "done": len(done), "failed": len(failed),
+        "failures": sorted({(r[5] or "")[:120] for r in failed})[:3],
+        "per_second": len(done) / span if done else 0.0,
+        "client_per_second": len(done) / wall,
+        "commit_p50": pct(commit, 50), "commit_p99": pct(commit, 99),
+        "pick_p50": pct(pick, 50), "pick_p99": pct(pick, 99),
+        "e2e_p50": pct(e2e, 50), "e2e_p99": pct(e2e, 99),
+        "api_p50": pct(api_ms, 50), "api_p99": pct(api_ms, 99),
+    }
+
+
+STATEMENTS = ("FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE "
+              "datname = current_database()) AND query NOT LIKE '%%bench-watcher%%' AND "
+              "query NOT LIKE '%%pg_stat_statements%%'")
+
+
+def top_statements(db, limit=8):
+    """The statements that took the most execution time, and the total of all of webrackd's."""
+    cur = db.cursor()
+    cur.execute("SELECT calls, total_exec_time, mean_exec_time, "
+                "regexp_replace(query, '\\s+', ' ', 'g') " + STATEMENTS +
+                " ORDER BY total_exec_time DESC LIMIT %s", (limit,))
+    rows = cur.fetchall()
+    cur.execute("SELECT coalesce(sum(total_exec_time), 0) " + STATEMENTS)
+    return rows, float(cur.fetchone()[0])
+
+
+def perf_webrackd(pid, seconds, out):
+    """Where webrackd's own CPU goes: perf record on its pid, the top symbols. None without
+    perf (or when it cannot attach)."""
+    perf = shutil.which("perf")
+    if perf is None:
+        return None
+    r = subprocess.run([perf, "record", "-q", "-F", "499", "-p", str(pid), "-o", str(out),
+                        "--", "sleep", str(seconds)], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    r = subprocess.run([perf, "report", "-i", str(out), "--no-children", "--stdio",
+                        "--sort", "dso,sym"], capture_output=True, text=True)
+    top = []
+    for ln in r.stdout.splitlines():
+        m = re.match(r"^\s+([0-9.]+)%\s+(\S+)\s+\[[.k]\]\s+(.+?)\s*$", ln)
+        if m:
+            top.append((float(m.group(1)), m.group(2), m.group(3)))
+    r = subprocess.run([perf, "report", "-i", str(out), "--no-children", "--stdio",
+                        "--sort", "dso"], capture_output=True, text=True)
+    dsos = []
+    for ln in r.stdout.splitlines():
+        m = re.match(r"^\s+([0-9.]+)%\s+(\S+)", ln)
+        if m:
+            dsos.append((float(m.group(1)), m.group(2)))
+    return {"symbols": top[:10], "objects": dsos[:6]}
+
+
+# --------------------------------------------------------------------------
+# report
+
+
+def fmt(v, nd=1):
+    if v != v:  # NaN
+        return "-"
+    return f"{v:,.{nd}f}"
+
+
+def throughput_rows(L, label, phases):
+    for k, f, cpu in phases:
+        L.append(f"| {label} | {k} | {f['done']:,} | {f['failed']} | {fmt(f['per_second'])} | "
+                 f"{f['per_second'] / GOAL:.4f}× | {fmt(f['e2e_p50'])} / {fmt(f['e2e_p99'])} | "
+                 f"{fmt(f['api_p50'])} / {fmt(f['api_p99'])} | {cpu['webrackd']:.2f} | "
+                 f"{cpu['postgres']:.2f} | {cpu['simagents']:.2f} | {cpu['driver']:.2f} | "
+                 f"{cpu['other']:.2f} | {per_task(cpu['webrackd'], f)} / "
+                 f"{per_task(cpu['postgres'], f)} |")
+
+
+def per_task(cores, f):
+    """CPU milliseconds per task done, from cores busy and tasks per second."""
+    return fmt(cores / f["client_per_second"] * 1000, 1) if f["client_per_second"] else "-"
+
+
+def statement_table(L, stmts):
+    rows, all_ms = stmts
+    L.append("| calls | total ms | share | mean ms | statement |")
+    L.append("|---|---|---|---|---|")
+    for calls, total, mean, q in rows:
+        q = q.replace("|", "\\|")
+        q = q if len(q) <= 100 else q[:97] + "..."
+        share = f"{100 * total / all_ms:.1f} %" if all_ms else "-"
+        L.append(f"| {calls:,} | {fmt(total, 0)} | {share} | {fmt(mean, 2)} | `{q}` |")
+
+
+def render(meta, micro, phases, stmts, whatif, whatif_stmts):
+    L = []
+    L.append("## Placement")
+    L.append("")
+    L.append("Written by `bench/placement/run.py` (see `bench/README.md`); rerun it rather than "
+             "editing these figures. Goal (issue): ≥ 2,000 committed placements per second with "
+             "1,000 nodes.")
+    L.append("")
+    L.append(f"* date: {meta['date']}; commit {meta['commit']}")
+    L.append(f"* machine: {meta['cpus']} cores ({meta['cpu_model']}), {meta['mem_gb']} GB RAM, "
+             f"{meta['os']}; load average when the run started: {meta['load_before']}")
+    L.append(f"* webrackd, its PostgreSQL {meta['pg_version']} (private cluster, default "
+             f"durability: fsync and synchronous_commit on), the {meta['nodes']:,} simulated "
+             "agents (one process) and the Python clients all share those "
+             f"{meta['cpus']} cores; the CPU columns say who used them")
+    L.append(f"* N = {meta['nodes']:,} nodes (simagents: real agent links over mutual TLS with "
+             "certificates from node-join, inventory "
+             f"{meta['node_cores']} dedicated cores, {meta['node_ram_mb'] // 1024} GB RAM, one "
+             "shared storage, accel tcg, a heartbeat a second; every command answered at once), "
+             f"M = {meta['vservers']:,} vServers defined (1 core, 512 MB, 10 GB each), "
+             f"webrackd db_pool_size = {meta['pool']}, log_level = info")
+    L.append(f"* setup: {meta['nodes']:,} node-joins in {fmt(meta['join_s'])} s, all agents "
+             f"online in {fmt(meta['agents_s'])} s, {meta['vservers']:,} vserver-create in "
+             f"{fmt(meta['create_s'])} s ({fmt(meta['vservers'] / meta['create_s'], 0)}/s with 8 "
+             "clients)")
+    L.append("")
+    best = max((f["per_second"] for _, f, _ in phases), default=0.0)
+    L.append(f"**Summary.** Best end-to-end rate of the product: {fmt(best)} placements/s "
+             f"({best / GOAL:.4f}× the goal). `placement_pick()` alone: "
+             f"{fmt(micro['pick']['per_second'], 0)} decisions/s "
+             f"({micro['pick']['per_second'] / GOAL:.1f}× the goal).")
+    rows, all_ms = stmts
+    if rows and all_ms:
+        L.append(f"The statement that took the most database time in the product phases "
+                 f"({100 * rows[0][1] / all_ms:.1f} %, {fmt(rows[0][2], 1)} ms per call) is "
+                 f"`{rows[0][3][:60]}...`.")
+    if whatif:
+        wbest = max(f["per_second"] for _, f, _ in whatif)
+        L.append(f"With an index on vservers(node_id) added (what-if, not the product): "
+                 f"{fmt(wbest)} placements/s.")
+    L.append("")
+    L.append("### (a) committed placements per second, end to end")
+    L.append("")
+    L.append("K closed-loop clients (bearer token of a customer admin), each: `vserver-start` → "
+             "wait until its task is `done` → the next vServer; a phase stops taking new "
+             "vServers after "
+             f"{fmt(meta['phase_seconds'], 0)} s ({fmt(meta['what_if_seconds'], 0)} s for "
+             "what-if rows). A task is placement → disk.create → vm.define → vm.start on the "
+             "simulated node (about 17 SQL statements). Rate = tasks done / (last ended_at − "
+             "first started_at). CPU columns: cores busy on average during the phase (2.00 = "
+             "both cores of this machine); \"other\" is everything else running on it.")
+    L.append("")
+    L.append("| database | K | tasks done | failed | placements/s | of the goal | task p50 / p99 "
+             "ms | vserver-start API p50 / p99 ms | CPU webrackd | CPU postgres | "
+             "CPU simagents | CPU clients | CPU other | CPU ms per task: webrackd / postgres |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    throughput_rows(L, "product", phases)
+    throughput_rows(L, "what-if: + index", whatif)
+    L.append("")
+    if whatif:
+        L.append("\"what-if: + index\" rows are **not the product**: after the product rows "
+                 "the run adds `CREATE INDEX ON vservers (node_id)` to its private database "
+                 "(the first fix the product rows point at, see below) and measures again, "
+                 "with more vServers already placed.")
+        L.append("")
+    L.append("### (b) decision latency inside the controller")
+    L.append("")
+    L.append("From the task's `started_at` (its INSERT by vserver-start) to the moment "
+             "`placement_pick()` returned (the \"goes to node\" log line, millisecond "
+             "resolution), and to the commit of the placement (PostgreSQL's commit timestamp of "
+             "the `vcpu_cores` rows `wr_place_vserver()` inserted; the run switches "
+             "track_commit_timestamp on in its private cluster). Includes the task load query, "
+             "the node_capacity snapshot query, decoding it, the pick, the commit statement, and "
+             "every wait for a free pool connection in between.")
+    L.append("")
+    L.append("| database | K | started → picked p50 / p99 ms | started → committed p50 / p99 ms |")
+    L.append("|---|---|---|---|")
+    for label, rows in (("product", phases), ("what-if: + index", whatif)):
+        for k, f, cpu in rows:
+            L.append(f"| {label} | {k} | {fmt(f['pick_p50'])} / {fmt(f['pick_p99'])} | "
+                     f"{fmt(f['commit_p50'])} / {fmt(f['commit_p99'])} |")
+    L.append("")
+    L.append("### (c) the decision alone (pickbench, same run)")
+    L.append("")
+    L.append(f"`placement_pick()` from controller/placement.c over {micro['nodes']:,} in-memory "
+             "nodes, in its own process before the stack starts; and the same preceded by "
+             f"decoding the {micro['decode_pick']['snapshot_bytes']:,}-byte JSON node_capacity "
+             "snapshot the way `snapshot_loaded()` does on webrackd's loop for every decision. "
+             "Rates are over the timed calls (one core).")
+    L.append("")
+    L.append("| what | decisions/s | of the goal | p50 µs | p99 µs |")
+    L.append("|---|---|---|---|---|")
+    for label, key in (("placement_pick()", "pick"), ("decode snapshot + pick", "decode_pick")):
+        m = micro[key]
+        L.append(f"| {label} | {fmt(m['per_second'], 0)} | {m['per_second'] / GOAL:.2f}× | "
+                 f"{fmt(m['p50_us'], 2)} | {fmt(m['p99_us'], 2)} |")
+    L.append("")
+    L.append("### Where the database time went (pg_stat_statements)")
+    L.append("")
+    L.append("Product phases:")
+    L.append("")
+    statement_table(L, stmts)
+    L.append("")
+    if whatif_stmts:
+        L.append("What-if phases (with the index):")
+        L.append("")
+        statement_table(L, whatif_stmts)
+        L.append("")
+    prof = meta.get("profile") or {}
+    if prof.get("top"):
+        L.append(f"### Where webrackd's CPU went (perf, {prof['phase']})")
+        L.append("")
+        L.append("By object: " + ", ".join(f"{dso} {share:.1f} %"
+                                           for share, dso in prof["top"]["objects"]) + ".")
+        L.append("")
+        L.append("| share of webrackd samples | object | symbol |")
+        L.append("|---|---|---|")
+        for share, dso, sym in prof["top"]["symbols"]:
+            L.append(f"| {share:.1f} % | {dso} | `{sym}` |")
+        L.append("")
+    for n in meta.get("notes", []):
+        L.append(n)
+        L.append("")
+    return "\n".join(L)
+
+
+def write_section(path, section):
+    """Replace (or append) the '## Placement' section; keep every other section."""
+    head = "# webrack benchmarks\n\nFigures measured by the scripts under `bench/`; each " \
+           "section is written by its own benchmark.\n"
+    text = path.read_text() if path.exists() else head
+    lines = text.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln.strip() == "## Placement"), None)
+    if start is None:
+        new = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+                   len(lines))
+        new = "\n".join(lines[:start] + section.rstrip("\n").splitlines() + [""]
+                        + lines[end:]).rstrip("\n") + "\n"
+    path.write_text(new)
+
+
+def machine_meta():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for ln in f:
+            if ln.startswith("model name"):
+                model = ln.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    osname = "Linux"
+    try:
+        for ln in Path("/etc/os-release").read_text().splitlines():
+            if ln.startswith("PRETTY_NAME="):
+                osname = ln.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True,
+                               text=True).stdout.strip()
+        commit += " (with uncommitted changes)" if dirty else ""
+    except OSError:
+        commit = "?"
+    return {"cpus": os.cpu_count(), "cpu_model": model, "mem_gb": round(mem_kb / 1048576),
+            "os": osname, "commit": commit,
+            "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+# --------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--nodes", type=int, default=1000)
+    ap.add_argument("--vservers", type=int, default=5000)
+    ap.add_argument("--clients", default="1,8,32")
+    ap.add_argument("--per-phase", default="",
+                    help="vServers per phase, comma separated (default: M split 1:3:6)")
+    ap.add_argument("--phase-seconds", type=float, default=25.0,
+                    help="a phase stops taking new vServers after this long")
+    ap.add_argument("--what-if", action=argparse.BooleanOptionalAction, default=True,
+                    help="after the product phases, add an index on vservers(node_id) to the "
+                    "private database and measure again (default: on)")
+    ap.add_argument("--what-if-seconds", type=float, default=15.0)
+    ap.add_argument("--perf", action=argparse.BooleanOptionalAction, default=True,
+                    help="profile webrackd with perf during the last phase (default: on when "
+                    "perf is installed)")
+    ap.add_argument("--pool", type=int, default=8, help="webrackd db_pool_size")
+    ap.add_argument("--no-write", action="store_true", help="do not write docs/BENCHMARKS.md")
+    ap.add_argument("--keep", action="store_true", help="keep the stack's directory")
+    args = ap.parse_args()
+
+    ks = [int(x) for x in args.clients.split(",")]
+    if args.per_phase:
+        per = [int(x) for x in args.per_phase.split(",")]
+    else:
+        weights = [1, 3, 6][:len(ks)] + [6] * max(0, len(ks) - 3)
+        per = [args.vservers * x // sum(weights) for x in weights]
+    assert len(per) == len(ks) and sum(per) <= args.vservers, "--per-phase must fit in M"
+
+    t_all = time.monotonic()
+    meta = machine_meta()
+    # One descriptor per agent link on both ends: make room before starting the daemons.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if args.keep:
+        os.environ["WEBRACK_KEEP_TEST_DIRS"] = "1"
+
+    say("building bench/placement (simagents, pickbench)")
+    subprocess.run(["make", "-s", "-C", str(HERE)], check=True)
+
+    say(f"(c) pickbench over {args.nodes} nodes")
+    micro = json.loads(subprocess.run([str(HERE / "pickbench"), "-n", str(args.nodes), "-s", "2"],
+                                      check=True, capture_output=True, text=True).stdout)
+    say(f"    pick {micro['pick']['per_second']:,.0f}/s p50 {micro['pick']['p50_us']:.2f} µs; "
+        f"decode+pick {micro['decode_pick']['per_second']:,.0f}/s")
+
+    say("starting PostgreSQL and webrackd")
+    stack = BenchStack("bench", db_pool_size=args.pool, log_level="info", db_queue_max=100000,
+                       workers=2, login_max_ip_failures=100000)
+    stack.start()
+    sim = None
+    try:
+        db = stack.db()
+        db.autocommit = True
+        cur = db.cursor()
+        cur.execute("SHOW server_version")
+        meta["pg_version"] = cur.fetchone()[0].split()[0]
+
+        say(f"joining {args.nodes} nodes (node-join-token-create + node-join with a CSR)")
+        t0 = time.monotonic()
+        certdir = stack.dir / "sim" / "certs"
+        ca = join_nodes(stack, args.nodes, certdir)
+        meta["join_s"] = time.monotonic() - t0
+
+        say("starting simagents")
+        t0 = time.monotonic()
+        sim = SimAgents(HERE / "simagents", stack.agent_port, ca, certdir, args.nodes,
+                        stack.dir / "simagents.log")
+        if not sim.ready.wait(120):
+            raise SystemExit(f"the agents did not all come up: {sim.status}")
+
+        def all_online():
+            cur.execute("SELECT count(*) FROM nodes WHERE state = 'online'")
+            return cur.fetchone()[0] == args.nodes
+        w.wait_until(all_online, 60, 0.2, f"{args.nodes} nodes online in the nodes table")
+        meta["agents_s"] = time.monotonic() - t0
+        say(f"    {args.nodes} nodes online after {meta['agents_s']:.1f} s ({sim.status})")
+
+        say("account tree, customer admin, bearer token")
+        admin = stack.admin()
+        big = dict(quota_cores=1_000_000, quota_ram_mb=2_000_000_000, quota_disk_gb=100_000_000,
+                   quota_vservers=1_000_000)
+        pid = w.provider_id(admin)
+        reseller = w.make_account(admin, pid, "reseller", **big)
+        customer = w.make_account(admin, reseller["id"], "customer", **big)
+        cadmin = w.make_user(stack, admin, customer["id"], role="admin")
+        token = cadmin.api.call("token-create", name="bench")["secret"]
+
+        say(f"defining {args.vservers} vServers (vserver-create, 8 clients)")
+        t0 = time.monotonic()
+        local = threading.local()
+
+        def create(i):
+            if getattr(local, "c", None) is None:
+                local.c = Client(stack.port, token)
+            return local.c.call("vserver-create", account_id=customer["id"],
+                                name=f"bench-{i:05d}", cores=1, ram_mb=512, disk_gb=10)["id"]
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            vs_ids = list(ex.map(create, range(args.vservers)))
+        meta["create_s"] = time.monotonic() - t0
+        say(f"    {args.vservers} created in {meta['create_s']:.1f} s")
+
+        watcher = Watcher(stack.conninfo)
+        meter = CpuMeter(stack, sim)
+        pool = list(reversed(vs_ids))
+
+        profile = {}
+
+        def phases_of(label, ks_, per_, seconds, perf_last=False):
+            out = []
+            cur.execute("SELECT pg_stat_statements_reset()")
+            for i, (k, count) in enumerate(zip(ks_, per_)):
+                say(f"(a) {label} K={k}: starting up to {min(count, len(pool))} vServers "
+                    f"for at most {seconds:.0f} s")
+                prof = None
+                if perf_last and args.perf and i == len(ks_) - 1:
+                    # webrackd's own CPU profile in the middle of the busiest phase
+                    def sample(label=label, k=k):
+                        time.sleep(min(3.0, seconds / 4))
+                        profile["phase"] = f"{label}, K = {k}"
+                        profile["top"] = perf_webrackd(stack.proc.pid, max(1, int(seconds / 2)),
+                                                       stack.dir / "webrackd.perf")
+                    prof = threading.Thread(target=sample, daemon=True)
+                    prof.start()
+                meter.start()
+                task_ids, api_ms, errors, wall = run_phase(stack, token, watcher, pool, count,
+                                                           k, seconds)
+                cpu = meter.stop()
+                if prof is not None:
+                    prof.join()
+                f = phase_figures(db, stack, task_ids, api_ms, wall)
+                if errors:
+                    f["failed"] += len(errors)
+                    f["failures"] = (f["failures"] + sorted(set(errors)))[:3]
+                out.append((k, f, cpu))
+                say(f"    K={k}: {f['done']} done, {f['failed']} failed, "
+                    f"{f['per_second']:.1f} placements/s; decision p50 {fmt(f['commit_p50'])} "
+                    f"ms p99 {fmt(f['commit_p99'])} ms; CPU webrackd {cpu['webrackd']:.2f} "
+                    f"postgres {cpu['postgres']:.2f} sim {cpu['simagents']:.2f} "
+                    f"clients {cpu['driver']:.2f} other {cpu['other']:.2f}")
+                for why in f["failures"]:
+                    say(f"    failure: {why}")
+            return out, top_statements(db)
+
+        phases, stmts = phases_of("product", ks, per, args.phase_seconds,
+                                  perf_last=not args.what_if)
+        whatif, whatif_stmts = [], None
+        if args.what_if:
+            # Not the product: the first fix this benchmark points at, applied to the private
+            # database only, to show what it is worth and what limits throughput next.
+            say("what-if: CREATE INDEX ON vservers (node_id) in the private database")
+            cur.execute("CREATE INDEX bench_vservers_node ON vservers (node_id)")
+            cur.execute("ANALYZE vservers")
+            wks = [k for k in ks if k > 1] or ks
+            whatif, whatif_stmts = phases_of("what-if", wks, [len(pool)] * len(wks),
+                                             args.what_if_seconds, perf_last=True)
+        watcher.close()
+        db.close()
+        meta.update(nodes=args.nodes, vservers=args.vservers, pool=args.pool, node_cores=64,
+                    node_ram_mb=262144, notes=[], phase_seconds=args.phase_seconds,
+                    what_if_seconds=args.what_if_seconds, profile=profile)
+        if float(meta["load_before"].split()[0]) > 0.5:
+            meta["notes"].append(
+                f"Note: the machine was not idle when this run started (load average "
+                f"{meta['load_before']}); the \"CPU other\" column shows how much of the two "
+                "cores the rest of the machine took during each phase, so these figures are "
+                "lower bounds for an idle machine.")
+    except BaseException:
+        print(stack.log_tail(40), file=sys.stderr)
+        raise
+    finally:
+        if sim is not None:
+            sim.stop()
+        stack.stop(check=False)
+
+    section = render(meta, micro, phases, stmts, whatif, whatif_stmts)
+    print()
+    print(section)
+    if not args.no_write:
+        write_section(REPO / "docs" / "BENCHMARKS.md", section)
+        say("wrote the Placement section of docs/BENCHMARKS.md")
+    say(f"total {time.monotonic() - t_all:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
