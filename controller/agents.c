@@ -182,6 +182,40 @@ agents_node_online(struct server *srv, int64_t node_id)
 	return link_of_node(srv, node_id) != NULL;
 }
 
+static int
+cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+bool
+agents_ids_contain(const int64_t *ids, size_t n, int64_t id)
+{
+	return bsearch(&id, ids, n, sizeof(*ids), cmp_id) != NULL;
+}
+
+int64_t *
+agents_online_ids(struct server *srv, size_t *n)
+{
+	size_t count = 0, i = 0;
+	int64_t *ids;
+
+	for (struct agent_link *l = srv->agent_links; l != NULL; l = l->next)
+		count++;
+	ids = calloc(count + 1, sizeof(*ids));
+	if (ids == NULL) {
+		*n = 0;
+		return NULL;
+	}
+	for (struct agent_link *l = srv->agent_links; l != NULL; l = l->next)
+		if (l->node_id != 0 && !l->closing)
+			ids[i++] = l->node_id;
+	qsort(ids, i, sizeof(*ids), cmp_id);
+	*n = i;
+	return ids;
+}
+
 static void
 synced(const struct db_result *r, void *arg)
 {
@@ -470,23 +504,29 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 {
 	static const char sql[] = "UPDATE nodes SET last_seen = now() WHERE id = ANY($1::bigint[])";
 	struct server *srv = arg;
-	char ids[8192];
-	size_t used = (size_t)snprintf(ids, sizeof(ids), "{");
-	bool any = false;
+	size_t count = 0, cap, used;
+	char *ids;
 
+	for (struct agent_link *l = srv->agent_links; l != NULL; l = l->next)
+		count += l->beat && l->node_id != 0;
+	if (count == 0)
+		return;
+	cap = count * 24 + 3;
+	ids = malloc(cap);
+	if (ids == NULL)
+		return;
+	used = (size_t)snprintf(ids, cap, "{");
 	for (struct agent_link *l = srv->agent_links; l != NULL; l = l->next) {
-		if (!l->beat || l->node_id == 0 || used + 24 >= sizeof(ids))
+		if (!l->beat || l->node_id == 0)
 			continue;
-		used += (size_t)snprintf(ids + used, sizeof(ids) - used, "%s%lld", any ? "," : "",
+		used += (size_t)snprintf(ids + used, cap - used, "%s%lld", used > 1 ? "," : "",
 					 (long long)l->node_id);
 		l->beat = false;
-		any = true;
 	}
-	snprintf(ids + used, sizeof(ids) - used, "}");
-	if (any) {
-		const char *params[] = {ids};
-		db_query(srv->db, sql, 1, params, flush_done, NULL);
-	}
+	snprintf(ids + used, cap - used, "}");
+	const char *params[] = {ids};
+	db_query(srv->db, sql, 1, params, flush_done, NULL);
+	free(ids);
 }
 
 static void

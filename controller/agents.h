@@ -7,6 +7,7 @@
 #define WEBRACK_AGENTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -21,6 +22,9 @@ bool agents_start(struct server *srv) __attribute__((warn_unused_result));
 void agents_stop(struct server *srv);
 
 bool agents_node_online(struct server *srv, int64_t node_id);
+/* The ids of the connected nodes, sorted (for bsearch); malloc'd, *n entries. */
+int64_t *agents_online_ids(struct server *srv, size_t *n);
+bool agents_ids_contain(const int64_t *ids, size_t n, int64_t id);
 
 /*
  * Send a command to a node; reply runs exactly once (also when the link drops or the command

@@ -285,14 +285,17 @@ snapshot_loaded(const struct db_result *res, void *arg)
 		fail(r, "out of memory");
 		return;
 	}
+	/* One pass over the links, then a lookup per node: O(N log N), not O(N^2). */
+	size_t nonline = 0;
+	int64_t *online = agents_online_ids(r->srv, &nonline);
 	json_array_foreach (list, i, e) {
 		if (n == MAX_NODES)
 			break;
 		struct placement_node *pn = &nodes[n++];
 		pn->id = json_integer_value(json_object_get(e, "id"));
 		pn->name = json_string_value(json_object_get(e, "name"));
-		pn->online = json_is_true(json_object_get(e, "online")) &&
-			     agents_node_online(r->srv, pn->id);
+		pn->online = json_is_true(json_object_get(e, "online")) && online != NULL &&
+			     agents_ids_contain(online, nonline, pn->id);
 		pn->maintenance = json_is_true(json_object_get(e, "maintenance"));
 		pn->reserve = json_is_true(json_object_get(e, "reserve"));
 		pn->vdc_id = json_integer_value(json_object_get(e, "vdc_id"));
@@ -301,6 +304,7 @@ snapshot_loaded(const struct db_result *res, void *arg)
 		pn->free_disk_gb = json_integer_value(json_object_get(e, "free_disk_gb"));
 		pn->group_members = (int)json_integer_value(json_object_get(e, "group"));
 	}
+	free(online);
 	struct placement_request req = {
 		.cores = (int)vs_int(r, "cores"),
 		.ram_mb = vs_int(r, "ram_mb"),

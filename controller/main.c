@@ -5,11 +5,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -196,6 +198,19 @@ read_admin_password(void)
 	return pw;
 }
 
+/* Every node agent holds a connection: lift the soft descriptor limit to the hard one. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("cannot raise the descriptor limit: %s", strerror(errno));
+	}
+}
+
 /* --init-ca: create the node CA once; an existing one is never overwritten. */
 static int
 create_ca(const struct settings *s)
@@ -362,6 +377,7 @@ main(int argc, char **argv)
 	log_open("webrackd", srv.settings.log_syslog);
 	log_set_level(debug ? LOG_LVL_DEBUG : (enum log_level)srv.settings.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 
 	int rc = 1;
 	PGconn *pg = connect_blocking(&srv.settings);
