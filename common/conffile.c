@@ -369,3 +369,36 @@ config_print_table(const struct config_key *table, FILE *out)
 			k->reloadable ? " [reloadable]" : "");
 	}
 }
+
+bool
+config_parse_hostport(const char *text, char *host, size_t hostlen, int *port)
+{
+	const char *colon, *h = text;
+	size_t n;
+
+	if (*text == '[') {
+		const char *close = strchr(text, ']');
+		if (close == NULL || close[1] != ':')
+			return false;
+		h = text + 1;
+		n = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(text, ':');
+		if (colon == NULL || memchr(text, ':', (size_t)(colon - text)) != NULL)
+			return false;
+		n = (size_t)(colon - text);
+	}
+	if (n == 0 || n >= hostlen)
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+
+	char *end;
+	errno = 0;
+	long p = strtol(colon + 1, &end, 10);
+	if (!isdigit((unsigned char)colon[1]) || *end != '\0' || errno != 0 || p < 1 || p > 65535)
+		return false;
+	*port = (int)p;
+	return true;
+}

@@ -59,6 +59,13 @@ void config_apply_reload(const struct config_key *table, void *live, void *fresh
 
 void config_free(const struct config_key *table, void *settings);
 
+/*
+ * Split "host:port" or "[v6addr]:port" (an unbracketed IPv6 address is refused); the host is
+ * written into host. For listen and connect addresses in every daemon's configuration.
+ */
+bool config_parse_hostport(const char *text, char *host, size_t hostlen, int *port)
+	__attribute__((warn_unused_result));
+
 /* Print "key = default  # help" for every key: used by --help-config and the docs. */
 void config_print_table(const struct config_key *table, FILE *out);
 

@@ -598,7 +598,7 @@ agents_start(struct server *srv)
 		log_warn("no ca_cert configured: node agents cannot connect");
 		return true;
 	}
-	if (!settings_parse_listen(s->agent_listen, host, sizeof(host), &port))
+	if (!config_parse_hostport(s->agent_listen, host, sizeof(host), &port))
 		return false;
 	/* Agents verify the listener against the node CA and the address they dial. */
 	char names[1024], hostname[256] = "";

@@ -189,7 +189,7 @@ http_start(struct server *srv)
 	char host[256];
 	int port;
 
-	if (!settings_parse_listen(srv->settings.listen, host, sizeof(host), &port))
+	if (!config_parse_hostport(srv->settings.listen, host, sizeof(host), &port))
 		return false;
 	srv->http = evhttp_new(srv->base);
 	if (srv->http == NULL)

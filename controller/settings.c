@@ -77,39 +77,6 @@ const struct config_key settings_table[] = {
 	CONFIG_END,
 };
 
-bool
-settings_parse_listen(const char *listen, char *host, size_t hostlen, int *port)
-{
-	const char *colon, *h = listen;
-	size_t n;
-
-	if (*listen == '[') {
-		const char *close = strchr(listen, ']');
-		if (close == NULL || close[1] != ':')
-			return false;
-		h = listen + 1;
-		n = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(listen, ':');
-		if (colon == NULL)
-			return false;
-		n = (size_t)(colon - listen);
-	}
-	if (n == 0 || n >= hostlen)
-		return false;
-	memcpy(host, h, n);
-	host[n] = '\0';
-
-	char *end;
-	errno = 0;
-	long p = strtol(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 1 || p > 65535)
-		return false;
-	*port = (int)p;
-	return true;
-}
-
 static void
 check_readable(struct config_errors *errs, const char *file, const char *key, const char *path)
 {
@@ -133,14 +100,14 @@ settings_load(struct settings *s, const char *file, struct config_errors *errs)
 	if (!config_read_file(settings_table, s, file, errs))
 		return false;
 
-	if (!settings_parse_listen(s->listen, host, sizeof(host), &port))
+	if (!config_parse_hostport(s->listen, host, sizeof(host), &port))
 		config_report(errs, file, 0, "listen: '%s' is not address:port", s->listen);
 	if (s->session_idle_timeout > s->session_absolute_timeout)
 		config_report(errs, file, 0,
 			      "session_idle_timeout (%lld) is longer than session_absolute_timeout "
 			      "(%lld)",
 			      s->session_idle_timeout, s->session_absolute_timeout);
-	if (!settings_parse_listen(s->agent_listen, host, sizeof(host), &port))
+	if (!config_parse_hostport(s->agent_listen, host, sizeof(host), &port))
 		config_report(errs, file, 0, "agent_listen: '%s' is not address:port",
 			      s->agent_listen);
 	if ((s->ca_cert == NULL) != (s->ca_key == NULL))

@@ -51,8 +51,4 @@ bool settings_load(struct settings *s, const char *file, struct config_errors *e
 
 void settings_free(struct settings *s);
 
-/* Split "host:port" / "[v6]:port"; host is written into buf. */
-bool settings_parse_listen(const char *listen, char *host, size_t hostlen, int *port)
-	__attribute__((warn_unused_result));
-
 #endif

@@ -59,39 +59,6 @@ const struct config_key agent_settings_table[] = {
 };
 
 bool
-agent_settings_parse_hostport(const char *text, char *host, size_t hostlen, int *port)
-{
-	const char *colon, *h = text;
-	size_t n;
-
-	if (*text == '[') {
-		const char *close = strchr(text, ']');
-		if (close == NULL || close[1] != ':')
-			return false;
-		h = text + 1;
-		n = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(text, ':');
-		if (colon == NULL || memchr(text, ':', (size_t)(colon - text)) != NULL)
-			return false;
-		n = (size_t)(colon - text);
-	}
-	if (n == 0 || n >= hostlen)
-		return false;
-	memcpy(host, h, n);
-	host[n] = '\0';
-
-	char *end;
-	errno = 0;
-	long p = strtol(colon + 1, &end, 10);
-	if (!isdigit((unsigned char)colon[1]) || *end != '\0' || errno != 0 || p < 1 || p > 65535)
-		return false;
-	*port = (int)p;
-	return true;
-}
-
-bool
 agent_settings_valid_name(const char *name)
 {
 	size_t n = strlen(name);
@@ -155,7 +122,7 @@ agent_settings_load(struct agent_settings *s, const char *file, struct config_er
 			      "name: '%s' is not a node name (1 to 63 letters, digits, '.', '_', "
 			      "'-')",
 			      s->name);
-	if (!agent_settings_parse_hostport(s->controller, host, sizeof(host), &port))
+	if (!config_parse_hostport(s->controller, host, sizeof(host), &port))
 		config_report(errs, file, 0, "controller: '%s' is not host:port", s->controller);
 	check_absolute(errs, file, "state_dir", s->state_dir);
 	check_absolute(errs, file, "run_dir", s->run_dir);

@@ -48,10 +48,6 @@ bool agent_settings_load(struct agent_settings *s, const char *file, struct conf
 
 void agent_settings_free(struct agent_settings *s);
 
-/* Split "host:port" / "[v6]:port"; host is written into buf. */
-bool agent_settings_parse_hostport(const char *text, char *host, size_t hostlen, int *port)
-	__attribute__((warn_unused_result));
-
 /* A node name: 1..63 bytes of [A-Za-z0-9._-], starting with a letter or digit. */
 bool agent_settings_valid_name(const char *name) __attribute__((warn_unused_result));
 

@@ -565,8 +565,7 @@ link_new(struct event_base *base, const struct agent_settings *s, const struct l
 	link->settings = s;
 	link->cb = *cb;
 	link->backoff_ms = BACKOFF_MIN_MS;
-	if (!agent_settings_parse_hostport(s->controller, link->host, sizeof(link->host),
-					   &link->port) ||
+	if (!config_parse_hostport(s->controller, link->host, sizeof(link->host), &link->port) ||
 	    !agent_settings_state_path(s, "node.crt", cert, sizeof(cert)) ||
 	    !agent_settings_state_path(s, "node.key", key, sizeof(key)) ||
 	    !agent_settings_state_path(s, "ca.crt", ca, sizeof(ca)) ||

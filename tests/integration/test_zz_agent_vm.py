@@ -27,6 +27,7 @@ from webrack_it import assert_err
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "lib"))
 import netns  # noqa: E402
+from procs import pid_alive, threads  # noqa: E402
 
 AGENT = Path(os.environ.get("WEBRACK_NODE", REPO / "nodeagent" / "webrack-node"))
 GUEST_DIR = REPO / "var" / "guest"
@@ -36,26 +37,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or os.cpu_count() < 2,
                                 reason="needs root and two CPUs")
 
 
-def pid_alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def threads(pid):
-    out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            comm = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
-            status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
-        except OSError:
-            continue
-        allowed = [ln.split(":", 1)[1].strip() for ln in status.splitlines()
-                   if ln.startswith("Cpus_allowed_list:")][0]
-        out[int(tid)] = (comm, allowed)
-    return out
 
 
 def cpu_ticks(pid, tid):

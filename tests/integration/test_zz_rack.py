@@ -38,6 +38,7 @@ import webrack_it as w
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "lib"))
 import netns  # noqa: E402
+from procs import pid_alive, threads  # noqa: E402
 
 AGENT = Path(os.environ.get("WEBRACK_NODE", REPO / "nodeagent" / "webrack-node"))
 GUEST_ISO = REPO / "var" / "guest" / "webrack-guest.iso"
@@ -55,13 +56,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or (os.cpu_count() or 1) < 2
 def boottime():
     return time.clock_gettime(time.CLOCK_BOOTTIME)
 
-
-def pid_alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def proc_start_boottime(pid):
@@ -90,20 +84,6 @@ def qemu_pids():
             out[int(d)] = argv
     return out
 
-
-def threads(pid):
-    """{tid: (comm, Cpus_allowed_list)} of a process."""
-    out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            comm = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
-            status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
-        except OSError:
-            continue
-        allowed = [ln.split(":", 1)[1].strip() for ln in status.splitlines()
-                   if ln.startswith("Cpus_allowed_list:")][0]
-        out[int(tid)] = (comm, allowed)
-    return out
 
 
 def valid_ip(text):
