@@ -31,6 +31,18 @@
 #define COMMAND_TIMEOUT	   60
 #define MAX_NODES	   4096
 
+/* A task (aliased k) with the vServer it is about, as the engine reads it before every step. */
+#define RUN_JSON                                                                                   \
+	"json_build_object('action', k.action, 'step', k.step, 'params', k.params, "               \
+	"'vserver_id', k.vserver_id, 'vs', (SELECT json_build_object('id', v.id, 'name', "         \
+	"v.name, 'state', v.state, 'cores', v.cores, 'ram_mb', v.ram_mb, 'disk_gb', "              \
+	"v.disk_gb, 'vdc_id', coalesce(v.vdc_id, 0), 'node_id', coalesce(v.node_id, 0), "          \
+	"'anti_affinity', v.anti_affinity, 'disk_created', v.disk_created, "                       \
+	"'disk_storage', v.disk_storage, 'iso', v.iso, 'template', v.template, "                   \
+	"'disk_node_id', coalesce(v.disk_node_id, 0), 'disk_shared', coalesce((SELECT s.shared "   \
+	"FROM node_storages s WHERE s.node_id = v.disk_node_id AND s.name = v.disk_storage), "     \
+	"false)) FROM vservers v WHERE v.id = k.vserver_id))"
+
 /* Owner: the engine, from lifecycle_run() until finish(). */
 struct run {
 	struct server *srv;
@@ -50,6 +62,7 @@ struct run {
 
 static void advance(struct run *r);
 static void load(struct run *r);
+static void loaded(const struct db_result *res, void *arg);
 
 static void
 run_free(struct run *r)
@@ -132,31 +145,22 @@ fail(struct run *r, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ steps */
 
-static void
-step_saved(const struct db_result *res, void *arg)
-{
-	struct run *r = arg;
-
-	if (res->status != DB_OK) {
-		/* The database went away: the task stays at its step and resumes at start-up. */
-		log_error("task %lld: cannot save step %s: %s", (long long)r->task_id, r->step,
-			  res->message ? res->message : "-");
-		run_free(r);
-		return;
-	}
-	load(r);
-}
-
-/* Persist the next step, reload the vServer, and take the step. */
+/*
+ * Persist the next step and reload the task and its vServer in one statement, then take the
+ * step. If the database is away the task stays at its saved step and resumes at the next start.
+ */
 static void
 goto_step(struct run *r, const char *step)
 {
-	static const char sql[] = "UPDATE tasks SET step = $2, status = 'running' WHERE id = $1";
+	static const char sql[] =
+		"WITH k AS (UPDATE tasks SET step = $2, status = 'running' WHERE id = $1 AND "
+		"status "
+		"IN ('queued', 'running') RETURNING *) SELECT " RUN_JSON " FROM k";
 	char tid[24];
 	const char *params[] = {call_i64(tid, r->task_id), step};
 
 	snprintf(r->step, sizeof(r->step), "%s", step);
-	db_query(r->srv->db, sql, 2, params, step_saved, r);
+	db_query(r->srv->db, sql, 2, params, loaded, r);
 }
 
 static void
@@ -741,19 +745,8 @@ loaded(const struct db_result *res, void *arg)
 static void
 load(struct run *r)
 {
-	static const char sql[] =
-		"SELECT json_build_object('action', k.action, 'step', k.step, 'params', k.params, "
-		"'vserver_id', k.vserver_id, 'vs', (SELECT json_build_object('id', v.id, 'name', "
-		"v.name, 'state', v.state, 'cores', v.cores, 'ram_mb', v.ram_mb, 'disk_gb', "
-		"v.disk_gb, 'vdc_id', coalesce(v.vdc_id, 0), 'node_id', coalesce(v.node_id, 0), "
-		"'anti_affinity', v.anti_affinity, 'disk_created', v.disk_created, "
-		"'disk_storage', v.disk_storage, 'iso', v.iso, 'template', v.template, "
-		"'disk_node_id', "
-		"coalesce(v.disk_node_id, 0), 'disk_shared', coalesce((SELECT s.shared FROM "
-		"node_storages s WHERE s.node_id = v.disk_node_id AND s.name = v.disk_storage), "
-		"false)) FROM vservers v "
-		"WHERE v.id = k.vserver_id)) "
-		"FROM tasks k WHERE k.id = $1 AND k.status IN ('queued', 'running')";
+	static const char sql[] = "SELECT " RUN_JSON " FROM tasks k WHERE k.id = $1 AND "
+				  "k.status IN ('queued', 'running')";
 	char tid[24];
 	const char *params[] = {call_i64(tid, r->task_id)};
 
@@ -794,10 +787,19 @@ active_loaded(const struct db_result *res, void *arg)
 void
 lifecycle_resume_all(struct server *srv)
 {
-	static const char sql[] = "SELECT id FROM tasks WHERE status IN ('queued', 'running') AND "
-				  "vserver_id IS NOT NULL ORDER BY id";
+	/*
+	 * Only tasks an earlier process left behind: the ones this process queued are already
+	 * running here, and running a task twice would send every command twice.
+	 */
+	static const char sql[] =
+		"SELECT id FROM tasks WHERE status IN ('queued', 'running') AND "
+		"vserver_id IS NOT NULL AND started_at < to_timestamp($1::float8) "
+		"ORDER BY id";
+	char since[32];
+	const char *params[] = {since};
 
-	db_query(srv->db, sql, 0, NULL, active_loaded, srv);
+	snprintf(since, sizeof(since), "%.3f", srv->started);
+	db_query(srv->db, sql, 1, params, active_loaded, srv);
 }
 
 static void

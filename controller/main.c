@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -243,6 +244,9 @@ run_server(struct server *srv)
 	struct timeval maint = {MAINTENANCE_SECONDS, 0};
 	int rc = 1;
 
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	srv->started = (double)now.tv_sec + now.tv_nsec / 1e9;
 	srv->tls = tls_server_ctx(srv->settings.tls_cert, srv->settings.tls_key, why, sizeof(why));
 	if (srv->tls == NULL) {
 		log_error("tls: %s", why);

@@ -39,6 +39,7 @@ struct server {
 	struct event *agent_flush;
 	struct agent_link *agent_links; /* live node links, see agents.c */
 	uint64_t agent_serial;
+	double started; /* CLOCK_REALTIME seconds at start-up */
 };
 
 /* Called when an API call finishes; completes a drain when it was the last one. */
