@@ -28,6 +28,7 @@
 #include "agents.h"
 #include "ca.h"
 #include "call.h"
+#include "capacity.h"
 #include "db.h"
 #include "jsonl.h"
 #include "lifecycle.h"
@@ -273,6 +274,8 @@ hello_stored(const struct db_result *r, void *arg)
 			      "heartbeat_interval", HEARTBEAT_SECONDS));
 	log_info("node %s (id %lld) online, epoch %lld", l->cn, (long long)l->node_id,
 		 (long long)l->epoch);
+	/* Its inventory (cores, RAM, storages) may have changed. */
+	capacity_invalidate(l->srv->capacity);
 	sync_vm_states(l, vms);
 	free(vms);
 }
@@ -502,7 +505,9 @@ flush_done(const struct db_result *r, void *arg)
 static void
 on_flush(evutil_socket_t fd, short what, void *arg)
 {
-	static const char sql[] = "UPDATE nodes SET last_seen = now() WHERE id = ANY($1::bigint[])";
+	/* Rows locked in id order, like the scheduler's batches: no deadlock between the two. */
+	static const char sql[] = "UPDATE nodes SET last_seen = now() WHERE id IN (SELECT id FROM "
+				  "nodes WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE)";
 	struct server *srv = arg;
 	size_t count = 0, cap, used;
 	char *ids;

@@ -19,6 +19,7 @@
 
 #include "agents.h"
 #include "call.h"
+#include "capacity.h"
 #include "db.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -27,9 +28,7 @@
 
 #define NODE_RETRY_SECONDS 5
 #define NODE_RETRY_MAX	   12 /* one minute of a missing node before the task fails */
-#define PLACE_ATTEMPTS	   3
 #define COMMAND_TIMEOUT	   60
-#define MAX_NODES	   4096
 
 /* A task (aliased k) with the vServer it is about, as the engine reads it before every step. */
 #define RUN_JSON                                                                                   \
@@ -53,7 +52,6 @@ struct run {
 	json_t *vs;	/* the vServer row as loaded for this step */
 	json_t *params; /* the task's parameters */
 	int node_attempts;
-	int place_attempts;
 	const char *cmd_op; /* the node command being retried */
 	json_t *cmd_args;
 	const char *cmd_next;
@@ -123,6 +121,10 @@ finish(struct run *r, bool ok, const char *info, const char *state)
 	const char *params[] = {call_i64(tid, r->task_id), ok ? "done" : "failed", info ? info : "",
 				state, call_i64(vid, r->vserver_id)};
 
+	/* These release or change cores and RAM behind the scheduler's cache. */
+	if (strcmp(r->action, "vserver-park") == 0 || strcmp(r->action, "vserver-delete") == 0 ||
+	    strcmp(r->action, "vserver-resize") == 0)
+		capacity_invalidate(r->srv->capacity);
 	log_info("task %lld (%s vServer %lld) %s%s%s", (long long)r->task_id, r->action,
 		 (long long)r->vserver_id, ok ? "done" : "failed", info && *info ? ": " : "",
 		 info ? info : "");
@@ -250,109 +252,40 @@ vm_id_args(const struct run *r)
 /* ------------------------------------------------------------------ placement */
 
 static void
-placed(const struct db_result *res, void *arg)
+placed(void *arg, int64_t node_id, const char *node_name, const char *error)
 {
 	struct run *r = arg;
 
-	if (res->status == DB_SQL_ERROR && strcmp(res->sqlstate, "WRCON") == 0 &&
-	    ++r->place_attempts < PLACE_ATTEMPTS) {
-		/* Another placement took the room between snapshot and commit: decide again. */
-		load(r);
+	if (node_id == 0) {
+		fail(r, "%s", error);
 		return;
 	}
-	if (res->status != DB_OK) {
-		fail(r, "placement failed: %s", res->message ? res->message : "database error");
-		return;
-	}
+	log_info("task %lld: vServer %lld goes to node %s", (long long)r->task_id,
+		 (long long)r->vserver_id, node_name);
 	goto_step(r, r->cmd_next);
 }
 
+/* Place the vServer (unless it is placed already), then go to step next. */
 static void
-snapshot_loaded(const struct db_result *res, void *arg)
+place(struct run *r, const char *next)
 {
-	static const char sql[] = "SELECT wr_place_vserver($1, $2)";
-	struct run *r = arg;
-	struct placement_node *nodes = NULL;
-	json_t *list = NULL;
-	size_t n = 0, i;
-	json_t *e;
-	char why[256], vid[24], nid[24];
-
-	if (res->status != DB_OK || PQntuples(res->res) != 1) {
-		fail(r, "cannot read node capacity: %s", res->message ? res->message : "-");
+	if (vs_int(r, "node_id") != 0) {
+		goto_step(r, next);
 		return;
 	}
-	list = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
-	nodes = calloc(json_array_size(list) + 1, sizeof(*nodes));
-	if (nodes == NULL) {
-		json_decref(list);
-		fail(r, "out of memory");
-		return;
-	}
-	/* One pass over the links, then a lookup per node: O(N log N), not O(N^2). */
-	size_t nonline = 0;
-	int64_t *online = agents_online_ids(r->srv, &nonline);
-	json_array_foreach (list, i, e) {
-		if (n == MAX_NODES)
-			break;
-		struct placement_node *pn = &nodes[n++];
-		pn->id = json_integer_value(json_object_get(e, "id"));
-		pn->name = json_string_value(json_object_get(e, "name"));
-		pn->online = json_is_true(json_object_get(e, "online")) && online != NULL &&
-			     agents_ids_contain(online, nonline, pn->id);
-		pn->maintenance = json_is_true(json_object_get(e, "maintenance"));
-		pn->reserve = json_is_true(json_object_get(e, "reserve"));
-		pn->vdc_id = json_integer_value(json_object_get(e, "vdc_id"));
-		pn->free_cores = (int)json_integer_value(json_object_get(e, "free_cores"));
-		pn->free_ram_mb = json_integer_value(json_object_get(e, "free_ram_mb"));
-		pn->free_disk_gb = json_integer_value(json_object_get(e, "free_disk_gb"));
-		pn->group_members = (int)json_integer_value(json_object_get(e, "group"));
-	}
-	free(online);
 	struct placement_request req = {
 		.cores = (int)vs_int(r, "cores"),
 		.ram_mb = vs_int(r, "ram_mb"),
 		.disk_gb = vs_bool(r, "disk_created") ? 0 : vs_int(r, "disk_gb"),
 		.vdc_id = vs_int(r, "vdc_id"),
-		.anti_affinity = vs_str(r, "anti_affinity") != NULL,
 		/* A disk on local (not shared) storage ties the vServer to its node. */
 		.only_id = vs_bool(r, "disk_created") && !vs_bool(r, "disk_shared")
 				   ? vs_int(r, "disk_node_id")
 				   : 0,
 	};
-	int pick = placement_pick(nodes, n, &req, why, sizeof(why));
-	if (pick < 0) {
-		json_decref(list);
-		free(nodes);
-		fail(r, "no capacity: %s", why);
-		return;
-	}
-	log_info("task %lld: vServer %lld goes to node %s", (long long)r->task_id,
-		 (long long)r->vserver_id, nodes[pick].name);
-	const char *params[] = {call_i64(vid, r->vserver_id), call_i64(nid, nodes[pick].id)};
-	json_decref(list);
-	free(nodes);
-	db_query(r->srv->db, sql, 2, params, placed, r);
-}
-
-static void
-place(struct run *r, const char *next)
-{
-	static const char sql[] =
-		"SELECT coalesce(json_agg(json_build_object('id', c.id, 'name', c.name, 'online', "
-		"c.online, 'maintenance', c.maintenance, 'reserve', c.reserve, 'vdc_id', c.vdc_id, "
-		"'free_cores', c.free_cores, 'free_ram_mb', c.free_ram_mb, 'free_disk_gb', "
-		"c.free_disk_gb, 'group', (SELECT count(*) FROM vservers x WHERE x.node_id = c.id "
-		"AND x.anti_affinity = $2 AND x.id <> $1))), '[]') FROM node_capacity c";
-	char vid[24];
-	const char *params[] = {call_i64(vid, r->vserver_id), vs_str(r, "anti_affinity")};
-
-	if (vs_int(r, "node_id") != 0) {
-		goto_step(r, next);
-		return;
-	}
 	r->cmd_next = next;
-	db_query(r->srv->db, sql, 2, params, snapshot_loaded, r);
+	capacity_place(r->srv->capacity, r->vserver_id, &req, vs_str(r, "anti_affinity"), placed,
+		       r);
 }
 
 /* ------------------------------------------------------------------ disks and definition */

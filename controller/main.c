@@ -21,6 +21,7 @@
 #include "agents.h"
 #include "api_ops.h"
 #include "bootstrap.h"
+#include "capacity.h"
 #include "ca.h"
 #include "call.h"
 #include "db.h"
@@ -259,7 +260,9 @@ run_server(struct server *srv)
 	srv->workq = workq_new(srv->base, (int)srv->settings.workers);
 	srv->db = db_new(srv->base, srv->settings.db, (int)srv->settings.db_pool_size,
 			 (int)srv->settings.db_queue_max);
-	if (srv->workq == NULL || srv->db == NULL || !http_start(srv) || !agents_start(srv))
+	srv->capacity = capacity_new(srv);
+	if (srv->workq == NULL || srv->db == NULL || srv->capacity == NULL || !http_start(srv) ||
+	    !agents_start(srv))
 		goto out;
 
 	sigterm = evsignal_new(srv->base, SIGTERM, on_terminate, srv);
@@ -290,6 +293,7 @@ run_server(struct server *srv)
 out:
 	agents_stop(srv);
 	http_free(srv);
+	capacity_free(srv->capacity);
 	workq_free(srv->workq);
 	db_free(srv->db);
 	if (srv->base)

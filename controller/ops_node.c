@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ca.h"
+#include "capacity.h"
 #include "log.h"
 #include "objects.h"
 #include "ops.h"
@@ -200,6 +201,14 @@ op_node_get(struct call *c)
 	call_sql_json_id(c, sql, call_arg_int(c, "id", 0), ops_reply_object);
 }
 
+/* Maintenance, reserve and the owning vDataCenter decide placement: the scheduler reloads. */
+static void
+node_updated(struct call *c, json_t *obj)
+{
+	capacity_invalidate(c->srv->capacity);
+	ops_reply_changed(c, obj);
+}
+
 void
 op_node_update(struct call *c)
 {
@@ -217,5 +226,5 @@ op_node_update(struct call *c)
 		call_arg_text(c, "id", b[0], 24), call_arg_text(c, "maintenance", b[1], 24),
 		call_arg_text(c, "reserve", b[2], 24), call_arg_has(c, "vdc_id") ? "true" : "false",
 		call_arg_text(c, "vdc_id", b[3], 24)};
-	call_sql_json(c, sql, 5, params, ops_reply_changed);
+	call_sql_json(c, sql, 5, params, node_updated);
 }

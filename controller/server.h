@@ -38,6 +38,7 @@ struct server {
 	struct evconnlistener *agent_listener;
 	struct event *agent_flush;
 	struct agent_link *agent_links; /* live node links, see agents.c */
+	struct capacity *capacity;	/* the scheduler's cache, see capacity.c */
 	uint64_t agent_serial;
 	double started; /* CLOCK_REALTIME seconds at start-up */
 };

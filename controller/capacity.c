@@ -1,0 +1,504 @@
+/*
+ * Cached node capacity and batched placement. One batch at a time is in flight: while its
+ * commit runs, new requests queue up and form the next batch, so the commit rate adapts to the
+ * load (one request per batch when idle, hundreds under a burst) the way group commit does.
+ *
+ * The cache is loaded from the node_capacity view (and the anti-affinity groups placed on each
+ * node), changed by every placement this controller commits, and reloaded when someone calls
+ * capacity_invalidate(), when a commit reports a conflict, when a request finds no room on a
+ * cache older than a second (the room may have been freed behind its back), and at the latest
+ * every CACHE_MAX_AGE seconds.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "agents.h"
+#include "call.h"
+#include "capacity.h"
+#include "db.h"
+#include "log.h"
+#include "server.h"
+
+#define BATCH_MAX	     512
+#define ATTEMPTS	     3
+#define CACHE_MAX_AGE	     30.0
+#define NO_ROOM_RELOAD_AFTER 1.0
+
+struct pending {
+	struct pending *next;
+	int64_t vserver_id;
+	struct placement_request req;
+	char *group;
+	int attempts;
+	bool reloaded; /* decided once more on a fresh cache after finding no room */
+	size_t pick;   /* index of the chosen node within the batch */
+	capacity_placed_fn done;
+	void *arg;
+};
+
+struct group_count {
+	int64_t node_id;
+	char *group;
+	int count;
+};
+
+struct capacity {
+	struct server *srv;
+	struct placement_node *nodes; /* sorted by id */
+	bool *db_online;	      /* the nodes table says online; the link must agree */
+	size_t n;
+	struct group_count *groups;
+	size_t ngroups, groups_cap;
+	bool valid;
+	double loaded_at;
+	bool busy; /* a load or a commit is in flight */
+	struct pending *head, **tail;
+	struct pending **batch;
+	size_t nbatch;
+	struct event *kick;
+};
+
+static void process(struct capacity *cap);
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	process(arg);
+}
+
+struct capacity *
+capacity_new(struct server *srv)
+{
+	struct capacity *cap = calloc(1, sizeof(*cap));
+
+	if (cap == NULL)
+		return NULL;
+	cap->srv = srv;
+	cap->tail = &cap->head;
+	cap->batch = calloc(BATCH_MAX, sizeof(*cap->batch));
+	cap->kick = event_new(srv->base, -1, 0, on_kick, cap);
+	if (cap->batch == NULL || cap->kick == NULL) {
+		capacity_free(cap);
+		return NULL;
+	}
+	return cap;
+}
+
+static void
+clear_nodes(struct capacity *cap)
+{
+	for (size_t i = 0; i < cap->n; i++)
+		free((char *)cap->nodes[i].name);
+	free(cap->nodes);
+	free(cap->db_online);
+	cap->nodes = NULL;
+	cap->db_online = NULL;
+	cap->n = 0;
+	for (size_t i = 0; i < cap->ngroups; i++)
+		free(cap->groups[i].group);
+	free(cap->groups);
+	cap->groups = NULL;
+	cap->ngroups = cap->groups_cap = 0;
+}
+
+static void
+pending_free(struct pending *p)
+{
+	free(p->group);
+	free(p);
+}
+
+void
+capacity_free(struct capacity *cap)
+{
+	if (cap == NULL)
+		return;
+	/* Only at exit, after the loop stopped: the waiting tasks resume at the next start. */
+	while (cap->head != NULL) {
+		struct pending *p = cap->head;
+		cap->head = p->next;
+		pending_free(p);
+	}
+	clear_nodes(cap);
+	free(cap->batch);
+	if (cap->kick != NULL)
+		event_free(cap->kick);
+	free(cap);
+}
+
+void
+capacity_invalidate(struct capacity *cap)
+{
+	cap->valid = false;
+}
+
+static void
+enqueue(struct capacity *cap, struct pending *p)
+{
+	p->next = NULL;
+	*cap->tail = p;
+	cap->tail = &p->next;
+	if (!cap->busy)
+		event_active(cap->kick, EV_TIMEOUT, 0);
+}
+
+void
+capacity_place(struct capacity *cap, int64_t vserver_id, const struct placement_request *req,
+	       const char *anti_affinity, capacity_placed_fn done, void *arg)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (p == NULL || (anti_affinity != NULL && (p->group = strdup(anti_affinity)) == NULL)) {
+		free(p);
+		done(arg, 0, NULL, "out of memory");
+		return;
+	}
+	p->vserver_id = vserver_id;
+	p->req = *req;
+	p->req.anti_affinity = anti_affinity != NULL;
+	p->done = done;
+	p->arg = arg;
+	enqueue(cap, p);
+}
+
+/* Fail every queued request (the cache cannot be loaded). */
+static void
+fail_queue(struct capacity *cap, const char *error)
+{
+	struct pending *p = cap->head;
+
+	cap->head = NULL;
+	cap->tail = &cap->head;
+	while (p != NULL) {
+		struct pending *next = p->next;
+		p->done(p->arg, 0, NULL, error);
+		pending_free(p);
+		p = next;
+	}
+}
+
+/* ------------------------------------------------------------------ loading */
+
+static struct group_count *
+group_find(struct capacity *cap, int64_t node_id, const char *group)
+{
+	for (size_t i = 0; i < cap->ngroups; i++)
+		if (cap->groups[i].node_id == node_id && strcmp(cap->groups[i].group, group) == 0)
+			return &cap->groups[i];
+	return NULL;
+}
+
+static bool
+group_add(struct capacity *cap, int64_t node_id, const char *group, int count)
+{
+	struct group_count *g = group_find(cap, node_id, group);
+
+	if (g != NULL) {
+		g->count += count;
+		return true;
+	}
+	if (cap->ngroups == cap->groups_cap) {
+		size_t ncap = cap->groups_cap ? cap->groups_cap * 2 : 64;
+		struct group_count *ng = realloc(cap->groups, ncap * sizeof(*ng));
+		if (ng == NULL)
+			return false;
+		cap->groups = ng;
+		cap->groups_cap = ncap;
+	}
+	g = &cap->groups[cap->ngroups];
+	g->group = strdup(group);
+	if (g->group == NULL)
+		return false;
+	g->node_id = node_id;
+	g->count = count;
+	cap->ngroups++;
+	return true;
+}
+
+static void
+load_failed(struct capacity *cap, const struct db_result *res)
+{
+	char error[300];
+
+	snprintf(error, sizeof(error), "cannot read node capacity: %s",
+		 res->message ? res->message : "database error");
+	log_error("scheduler: %s", error);
+	clear_nodes(cap);
+	cap->valid = false;
+	cap->busy = false;
+	fail_queue(cap, error);
+}
+
+static void
+groups_loaded(const struct db_result *res, void *arg)
+{
+	struct capacity *cap = arg;
+
+	if (res->status != DB_OK) {
+		load_failed(cap, res);
+		return;
+	}
+	for (int i = 0; i < PQntuples(res->res); i++) {
+		if (!group_add(cap, strtoll(PQgetvalue(res->res, i, 0), NULL, 10),
+			       PQgetvalue(res->res, i, 1), atoi(PQgetvalue(res->res, i, 2)))) {
+			struct db_result oom = {.status = DB_SQL_ERROR, .message = "out of memory"};
+			load_failed(cap, &oom);
+			return;
+		}
+	}
+	cap->valid = true;
+	cap->loaded_at = now_seconds();
+	cap->busy = false;
+	log_debug("scheduler: capacity of %zu nodes loaded", cap->n);
+	process(cap);
+}
+
+static void
+nodes_loaded(const struct db_result *res, void *arg)
+{
+	static const char sql[] = "SELECT node_id, anti_affinity, count(*) FROM vservers WHERE "
+				  "anti_affinity IS NOT NULL AND node_id IS NOT NULL GROUP BY 1, 2";
+	struct capacity *cap = arg;
+
+	if (res->status != DB_OK) {
+		load_failed(cap, res);
+		return;
+	}
+	clear_nodes(cap);
+	size_t n = (size_t)PQntuples(res->res);
+	cap->nodes = calloc(n + 1, sizeof(*cap->nodes));
+	cap->db_online = calloc(n + 1, sizeof(*cap->db_online));
+	if (cap->nodes == NULL || cap->db_online == NULL) {
+		struct db_result oom = {.status = DB_SQL_ERROR, .message = "out of memory"};
+		load_failed(cap, &oom);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const PGresult *r = res->res;
+		struct placement_node *nd = &cap->nodes[cap->n];
+		nd->name = strdup(PQgetvalue(r, (int)i, 1));
+		if (nd->name == NULL)
+			break;
+		nd->id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+		cap->db_online[cap->n] = PQgetvalue(r, (int)i, 2)[0] == 't';
+		nd->maintenance = PQgetvalue(r, (int)i, 3)[0] == 't';
+		nd->reserve = PQgetvalue(r, (int)i, 4)[0] == 't';
+		nd->vdc_id = strtoll(PQgetvalue(r, (int)i, 5), NULL, 10);
+		nd->free_cores = atoi(PQgetvalue(r, (int)i, 6));
+		nd->free_ram_mb = strtoll(PQgetvalue(r, (int)i, 7), NULL, 10);
+		nd->free_disk_gb = strtoll(PQgetvalue(r, (int)i, 8), NULL, 10);
+		cap->n++;
+	}
+	db_query(cap->srv->db, sql, 0, NULL, groups_loaded, cap);
+}
+
+static void
+load(struct capacity *cap)
+{
+	static const char sql[] = "SELECT id, name, online, maintenance, reserve, vdc_id, "
+				  "free_cores, free_ram_mb, free_disk_gb FROM node_capacity "
+				  "ORDER BY id";
+	cap->busy = true;
+	db_query(cap->srv->db, sql, 0, NULL, nodes_loaded, cap);
+}
+
+/* ------------------------------------------------------------------ deciding */
+
+/* Decide one request against the cache; on success take the room from the cache. */
+static int
+decide(struct capacity *cap, struct pending *p, char *why, size_t whylen)
+{
+	if (p->group != NULL)
+		for (size_t i = 0; i < cap->ngroups; i++) {
+			if (strcmp(cap->groups[i].group, p->group) != 0)
+				continue;
+			for (size_t k = 0; k < cap->n; k++)
+				if (cap->nodes[k].id == cap->groups[i].node_id)
+					cap->nodes[k].group_members = cap->groups[i].count;
+		}
+	int pick = placement_pick(cap->nodes, cap->n, &p->req, why, whylen);
+	if (p->group != NULL)
+		for (size_t k = 0; k < cap->n; k++)
+			cap->nodes[k].group_members = 0;
+	if (pick < 0)
+		return -1;
+	struct placement_node *nd = &cap->nodes[pick];
+	nd->free_cores -= p->req.cores;
+	nd->free_ram_mb -= p->req.ram_mb;
+	nd->free_disk_gb -= p->req.disk_gb;
+	if (p->group != NULL && !group_add(cap, nd->id, p->group, 1))
+		cap->valid = false; /* the next decision reloads the groups */
+	return pick;
+}
+
+static int
+cmp_batch(const void *a, const void *b)
+{
+	const struct pending *x = *(struct pending *const *)a, *y = *(struct pending *const *)b;
+	return x->pick != y->pick ? (x->pick < y->pick ? -1 : 1)
+				  : (x->vserver_id < y->vserver_id ? -1 : 1);
+}
+
+static void committed(const struct db_result *res, void *arg);
+
+static void
+decide_batch(struct capacity *cap)
+{
+	static const char sql[] = "SELECT code, error FROM wr_place_vservers($1::bigint[], "
+				  "$2::bigint[]) ORDER BY i";
+	struct pending *again = NULL, **again_tail = &again;
+	double age = now_seconds() - cap->loaded_at;
+	size_t nonline = 0;
+	int64_t *online = agents_online_ids(cap->srv, &nonline);
+	char why[256];
+
+	for (size_t i = 0; i < cap->n; i++)
+		cap->nodes[i].online = cap->db_online[i] && online != NULL &&
+				       agents_ids_contain(online, nonline, cap->nodes[i].id);
+	free(online);
+
+	cap->nbatch = 0;
+	while (cap->head != NULL && cap->nbatch < BATCH_MAX) {
+		struct pending *p = cap->head;
+		cap->head = p->next;
+		if (cap->head == NULL)
+			cap->tail = &cap->head;
+		int pick = decide(cap, p, why, sizeof(why));
+		if (pick >= 0) {
+			p->pick = (size_t)pick;
+			cap->batch[cap->nbatch++] = p;
+		} else if (!p->reloaded && age > NO_ROOM_RELOAD_AFTER) {
+			/* Room may have been freed since the load: decide once more, fresh. */
+			p->reloaded = true;
+			p->next = NULL;
+			*again_tail = p;
+			again_tail = &p->next;
+		} else {
+			char error[300];
+			snprintf(error, sizeof(error), "no capacity: %s", why);
+			p->done(p->arg, 0, NULL, error);
+			pending_free(p);
+		}
+	}
+	if (again != NULL) {
+		cap->valid = false;
+		*again_tail = cap->head;
+		if (cap->head == NULL)
+			cap->tail = again_tail;
+		cap->head = again;
+	}
+	if (cap->nbatch == 0) {
+		process(cap);
+		return;
+	}
+
+	/* Nodes in id order: every transaction that locks several nodes does it in that order. */
+	qsort(cap->batch, cap->nbatch, sizeof(*cap->batch), cmp_batch);
+	size_t len = cap->nbatch * 21 + 3;
+	char *vs = malloc(len), *nd = malloc(len);
+	if (vs == NULL || nd == NULL) {
+		free(vs);
+		free(nd);
+		struct db_result oom = {.status = DB_SQL_ERROR, .message = "out of memory"};
+		cap->busy = true;
+		committed(&oom, cap);
+		return;
+	}
+	size_t ov = 0, on = 0;
+	vs[ov++] = '{';
+	nd[on++] = '{';
+	for (size_t i = 0; i < cap->nbatch; i++) {
+		const struct pending *p = cap->batch[i];
+		ov += (size_t)snprintf(vs + ov, len - ov, "%s%lld", i ? "," : "",
+				       (long long)p->vserver_id);
+		on += (size_t)snprintf(nd + on, len - on, "%s%lld", i ? "," : "",
+				       (long long)cap->nodes[p->pick].id);
+	}
+	snprintf(vs + ov, len - ov, "}");
+	snprintf(nd + on, len - on, "}");
+	const char *params[] = {vs, nd};
+	cap->busy = true;
+	db_query(cap->srv->db, sql, 2, params, committed, cap);
+	free(vs);
+	free(nd);
+}
+
+/* A request that did not commit: decide it again (on a reloaded cache) or give up. */
+static void
+retry_or_fail(struct capacity *cap, struct pending *p, const char *error)
+{
+	cap->valid = false;
+	if (++p->attempts < ATTEMPTS) {
+		enqueue(cap, p);
+		return;
+	}
+	p->done(p->arg, 0, NULL, error);
+	pending_free(p);
+}
+
+static void
+committed(const struct db_result *res, void *arg)
+{
+	struct capacity *cap = arg;
+	bool whole = res->status == DB_OK && PQntuples(res->res) == (int)cap->nbatch;
+	char error[300];
+
+	cap->busy = false;
+	if (!whole) {
+		snprintf(error, sizeof(error), "placement failed: %s",
+			 res->message ? res->message : "database error");
+		log_warn("scheduler: batch of %zu placements not committed: %s", cap->nbatch,
+			 error);
+	}
+	for (size_t i = 0; i < cap->nbatch; i++) {
+		struct pending *p = cap->batch[i];
+		const struct placement_node *nd = &cap->nodes[p->pick];
+		if (!whole) {
+			/* Nothing of the batch committed (deadlock, connection lost): again. */
+			retry_or_fail(cap, p, error);
+			continue;
+		}
+		const char *code = PQgetvalue(res->res, (int)i, 0);
+		const char *msg = PQgetvalue(res->res, (int)i, 1);
+		if (PQgetisnull(res->res, (int)i, 0)) {
+			p->done(p->arg, nd->id, nd->name, NULL);
+			pending_free(p);
+		} else if (strcmp(code, "WRCON") == 0) {
+			/* Another placement took the room between the load and the commit. */
+			snprintf(error, sizeof(error), "placement failed: %s", msg);
+			retry_or_fail(cap, p, error);
+		} else {
+			snprintf(error, sizeof(error), "placement failed: %s", msg);
+			p->done(p->arg, 0, NULL, error);
+			pending_free(p);
+		}
+	}
+	cap->nbatch = 0;
+	process(cap);
+}
+
+static void
+process(struct capacity *cap)
+{
+	if (cap->busy || cap->head == NULL)
+		return;
+	if (!cap->valid || now_seconds() - cap->loaded_at > CACHE_MAX_AGE) {
+		load(cap);
+		return;
+	}
+	decide_batch(cap);
+}
