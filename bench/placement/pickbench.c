@@ -1,11 +1,7 @@
 /*
  * pickbench: the raw cost of one placement decision, linked against controller/placement.c, for
- * comparison with the end-to-end figures of run.py. Two figures over the same 1,000 nodes:
- *
- *  - pick: placement_pick() alone on an in-memory snapshot;
- *  - decode+pick: what webrackd's loop does per decision besides SQL (lifecycle.c,
- *    snapshot_loaded): parse the node_capacity snapshot as PostgreSQL sends it (a JSON array of
- *    one object per node), fill the placement_node array, pick.
+ * comparison with the end-to-end figures of run.py: placement_pick() alone over 1,000 in-memory
+ * nodes, the way webrackd decides against its cached capacity (controller/capacity.c).
  *
  * After each pick the chosen node loses the request's cores and RAM, as the commit would take
  * them, so the decisions walk through changing capacity instead of repeating one answer.
@@ -20,8 +16,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <jansson.h>
 
 #include "placement.h"
 
@@ -124,97 +118,12 @@ bench_pick(size_t n, double seconds, struct figure *f)
 }
 
 /* The snapshot as PostgreSQL's json_agg(json_build_object(...)) renders it in lifecycle.c. */
-static char *
-snapshot_text(const struct placement_node *nodes, size_t n)
-{
-	size_t cap = n * 256 + 16, used = 0;
-	char *s = malloc(cap);
-
-	used += (size_t)snprintf(s + used, cap - used, "[");
-	for (size_t i = 0; i < n; i++) {
-		const struct placement_node *nd = &nodes[i];
-		used += (size_t)snprintf(
-			s + used, cap - used,
-			"%s{\"id\" : %lld, \"name\" : \"%s\", \"online\" : true, \"maintenance\" : "
-			"false, \"reserve\" : false, \"vdc_id\" : 0, \"free_cores\" : %d, "
-			"\"free_ram_mb\" : %lld, \"free_disk_gb\" : %lld, \"group\" : 0}",
-			i ? ", \n " : "", (long long)nd->id, nd->name, nd->free_cores,
-			(long long)nd->free_ram_mb, (long long)nd->free_disk_gb);
-	}
-	snprintf(s + used, cap - used, "]");
-	return s;
-}
-
-/* Mirrors snapshot_loaded() in controller/lifecycle.c (without the link lookup). */
-static int
-decode_and_pick(const char *text, struct placement_node *nodes, const struct placement_request *r)
-{
-	json_t *list = json_loads(text, 0, NULL), *e;
-	size_t i, n = 0;
-	char why[256];
-
-	json_array_foreach (list, i, e) {
-		struct placement_node *pn = &nodes[n++];
-		pn->id = json_integer_value(json_object_get(e, "id"));
-		pn->name = json_string_value(json_object_get(e, "name"));
-		pn->online = json_is_true(json_object_get(e, "online"));
-		pn->maintenance = json_is_true(json_object_get(e, "maintenance"));
-		pn->reserve = json_is_true(json_object_get(e, "reserve"));
-		pn->vdc_id = json_integer_value(json_object_get(e, "vdc_id"));
-		pn->free_cores = (int)json_integer_value(json_object_get(e, "free_cores"));
-		pn->free_ram_mb = json_integer_value(json_object_get(e, "free_ram_mb"));
-		pn->free_disk_gb = json_integer_value(json_object_get(e, "free_disk_gb"));
-		pn->group_members = (int)json_integer_value(json_object_get(e, "group"));
-	}
-	int pick = placement_pick(nodes, n, r, why, sizeof(why));
-	int64_t id = pick >= 0 ? nodes[pick].id : 0;
-	json_decref(list);
-	return (int)id;
-}
-
-static void
-bench_decode(size_t n, double seconds, struct figure *f, size_t *snapshot_bytes)
-{
-	struct placement_node *truth = calloc(n, sizeof(*truth));
-	struct placement_node *scratch = calloc(n, sizeof(*scratch));
-	char(*names)[32] = calloc(n, sizeof(*names));
-	size_t cap = 1 << 20, k = 0;
-	double *lat = malloc(cap * sizeof(*lat));
-	struct placement_request r = {.cores = 1, .ram_mb = 512, .disk_gb = 10};
-
-	fill_nodes(truth, names, n, 2);
-	char *text = snapshot_text(truth, n);
-	*snapshot_bytes = strlen(text);
-	double start = now_ns(), end = start + seconds * 1e9, t = start;
-	while (t < end && k < cap) {
-		double t0 = now_ns();
-		int id = decode_and_pick(text, scratch, &r);
-		t = now_ns();
-		lat[k++] = t - t0;
-		if (id <= 0) {
-			fprintf(stderr, "no pick\n");
-			exit(1);
-		}
-		/* The next snapshot reflects the commit, as the next SELECT would. */
-		take(truth, id - 1, &r);
-		free(text);
-		text = snapshot_text(truth, n);
-	}
-	summarize(lat, k, f);
-	free(text);
-	free(lat);
-	free(names);
-	free(scratch);
-	free(truth);
-}
-
 int
 main(int argc, char **argv)
 {
 	size_t n = 1000;
 	double seconds = 2.0;
-	struct figure pick, decode;
-	size_t bytes = 0;
+	struct figure pick;
 	int ch;
 
 	while ((ch = getopt(argc, argv, "n:s:")) != -1) {
@@ -233,13 +142,8 @@ main(int argc, char **argv)
 	if (n < 1)
 		n = 1;
 	bench_pick(n, seconds, &pick);
-	bench_decode(n, seconds, &decode, &bytes);
-	printf("{\"nodes\": %zu, "
-	       "\"pick\": {\"decisions\": %zu, \"per_second\": %.0f, \"p50_us\": %.2f, "
-	       "\"p99_us\": %.2f}, "
-	       "\"decode_pick\": {\"decisions\": %zu, \"per_second\": %.0f, \"p50_us\": %.2f, "
-	       "\"p99_us\": %.2f, \"snapshot_bytes\": %zu}}\n",
-	       n, pick.decisions, pick.per_second, pick.p50_us, pick.p99_us, decode.decisions,
-	       decode.per_second, decode.p50_us, decode.p99_us, bytes);
+	printf("{\"nodes\": %zu, \"pick\": {\"decisions\": %zu, \"per_second\": %.0f, "
+	       "\"p50_us\": %.2f, \"p99_us\": %.2f}}\n",
+	       n, pick.decisions, pick.per_second, pick.p50_us, pick.p99_us);
 	return 0;
 }

@@ -12,15 +12,19 @@ Measured, side by side in one run:
       timestamp PostgreSQL records for the vcpu_cores rows wr_place_vserver() inserted;
       track_commit_timestamp is switched on in the private cluster), plus started_at to the
       "goes to node" log line (the moment placement_pick() returned, millisecond resolution);
+  (d) a burst: B vserver-start calls fired by many clients without waiting for their tasks (a
+      mass start, or the work a failover brings); committed placements per second while the
+      scheduler's queue is full, from the commit timestamps of the placements, with the batch
+      sizes the scheduler formed and the whole tasks' rate next to it;
   (c) the raw cost of the decision alone: pickbench, placement_pick() over N in-memory nodes,
-      and the same with the JSON snapshot decoding webrackd does per decision.
+      which is what webrackd runs per decision against its cached capacity.
 
 Prints a table and writes the "Placement" section of docs/BENCHMARKS.md (other sections of that
 file are kept). Everything shares this machine's cores; the CPU each part used per phase is
 measured from /proc and reported with the figures.
 
 Usage: /usr/bin/python3 bench/placement/run.py [--nodes N] [--vservers M] [--clients 1,8,32]
-       [--per-phase 300,1500,3000] [--phase-seconds S] [--no-write]
+       [--per-phase 300,1000,1500] [--phase-seconds S] [--burst B] [--no-write]
 """
 
 import argparse
@@ -352,6 +356,78 @@ def run_phase(stack, token, watcher, pool, limit, k, seconds):
     return task_ids, api_ms, errors, wall
 
 
+def run_burst(stack, token, pool, count, k):
+    """K clients fire vserver-start for `count` vServers as fast as the API answers, without
+    waiting for the tasks; returns the task ids, the API latencies and the intake time."""
+    qlock = threading.Lock()
+    task_ids, api_ms, errors = [], [], []
+
+    def client():
+        c = Client(stack.port, token)
+        while True:
+            with qlock:
+                if not pool or len(task_ids) + len(errors) >= count:
+                    return
+                vs = pool.pop()
+            t0 = time.monotonic()
+            try:
+                res = c.call("vserver-start", id=vs)
+            except Exception as e:  # noqa: BLE001 - counted and reported
+                with qlock:
+                    errors.append(repr(e))
+                continue
+            with qlock:
+                api_ms.append((time.monotonic() - t0) * 1000)
+                task_ids.append(res["task_id"])
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(k)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return task_ids, api_ms, errors, time.monotonic() - t0
+
+
+def burst_figures(db, task_ids, api_ms, intake):
+    cur = db.cursor()
+    cur.execute(
+        "SELECT k.status, extract(epoch FROM k.started_at)::float8, "
+        "extract(epoch FROM k.ended_at)::float8, "
+        "(SELECT extract(epoch FROM min(pg_xact_commit_timestamp(c.xmin)))::float8 "
+        " FROM vcpu_cores c WHERE c.vserver_id = k.vserver_id), "
+        "(SELECT min(c.xmin::text::bigint) FROM vcpu_cores c WHERE c.vserver_id = k.vserver_id), "
+        "k.info FROM tasks k WHERE k.id = ANY(%s)", (task_ids,))
+    rows = cur.fetchall()
+    placed = [r for r in rows if r[3] is not None]
+    done = [r for r in rows if r[0] == "done"]
+    commits = sorted(r[3] for r in placed)
+    batches = {}
+    for r in placed:
+        batches[r[4]] = batches.get(r[4], 0) + 1
+    sizes = sorted(batches.values())
+    span = commits[-1] - commits[0] if len(commits) > 1 else float("nan")
+    # The middle 80 % of the commits: the scheduler's steady rate with a full queue, without
+    # the ramp-up while the first requests arrive and the tail of the last small batches.
+    lo, hi = int(len(commits) * 0.1), int(len(commits) * 0.9)
+    mid = (hi - lo) / (commits[hi] - commits[lo]) if hi > lo and commits[hi] > commits[lo] \
+        else float("nan")
+    return {
+        "tasks": len(rows), "placed": len(placed), "done": len(done),
+        "failed": len(rows) - len(done),
+        "failures": sorted({(r[5] or "")[:120] for r in rows if r[0] != "done"})[:3],
+        "intake_per_second": len(task_ids) / intake if intake else 0.0,
+        "placed_per_second": len(placed) / span if span == span and span > 0 else float("nan"),
+        "placed_mid_per_second": mid,
+        "tasks_per_second": len(done) / (max(r[2] for r in done) - min(r[1] for r in done))
+        if len(done) > 1 else float("nan"),
+        "batches": len(sizes), "batch_p50": pct(sizes, 50), "batch_max": sizes[-1] if sizes else 0,
+        "commit_p50": pct([(r[3] - r[1]) * 1000 for r in placed], 50),
+        "commit_p99": pct([(r[3] - r[1]) * 1000 for r in placed], 99),
+        "api_p50": pct(api_ms, 50), "api_p99": pct(api_ms, 99),
+    }
+
+
 def log_pick_times(log_file):
     """Task id -> epoch seconds of its "goes to node" line (placement_pick() has returned)."""
     pat = re.compile(r"^(\S+Z) info\s+\S+: task (\d+): vServer \d+ goes to node")
@@ -472,7 +548,7 @@ def statement_table(L, stmts):
         L.append(f"| {calls:,} | {fmt(total, 0)} | {share} | {fmt(mean, 2)} | `{q}` |")
 
 
-def render(meta, micro, phases, stmts, whatif, whatif_stmts):
+def render(meta, micro, phases, stmts, burst, burst_stmts):
     L = []
     L.append("## Placement")
     L.append("")
@@ -499,86 +575,108 @@ def render(meta, micro, phases, stmts, whatif, whatif_stmts):
              "clients)")
     L.append("")
     best = max((f["per_second"] for _, f, _ in phases), default=0.0)
-    L.append(f"**Summary.** Best end-to-end rate of the product: {fmt(best)} placements/s "
-             f"({best / GOAL:.4f}× the goal). `placement_pick()` alone: "
-             f"{fmt(micro['pick']['per_second'], 0)} decisions/s "
-             f"({micro['pick']['per_second'] / GOAL:.1f}× the goal).")
-    rows, all_ms = stmts
-    if rows and all_ms:
-        L.append(f"The statement that took the most database time in the product phases "
-                 f"({100 * rows[0][1] / all_ms:.1f} %, {fmt(rows[0][2], 1)} ms per call) is "
-                 f"`{rows[0][3][:60]}...`.")
-    if whatif:
-        wbest = max(f["per_second"] for _, f, _ in whatif)
-        L.append(f"With an index on vservers(node_id) added (what-if, not the product): "
-                 f"{fmt(wbest)} placements/s.")
+    summary = (f"**Summary.** Closed loop (each client waits for its whole task): best "
+               f"{fmt(best)} vServers started per second. ")
+    if burst:
+        f = burst[0]
+        summary += (f"Burst of {f['tasks']:,} starts: {fmt(f['placed_per_second'])} committed "
+                    f"placements/s over the whole burst ({f['placed_per_second'] / GOAL:.2f}× "
+                    f"the goal), {fmt(f['placed_mid_per_second'])}/s in its middle 80 % "
+                    f"({f['placed_mid_per_second'] / GOAL:.2f}× the goal), with the API taking "
+                    f"{fmt(f['intake_per_second'], 0)} calls/s. ")
+    summary += (f"`placement_pick()` alone: {fmt(micro['pick']['per_second'], 0)} decisions/s "
+                f"({micro['pick']['per_second'] / GOAL:.1f}× the goal).")
+    L.append(summary)
     L.append("")
-    L.append("### (a) committed placements per second, end to end")
+    L.append("How webrackd places (controller/capacity.c): the nodes' free cores, RAM and disk "
+             "are cached in memory; placement requests queue up, are decided in a batch against "
+             "the cache and committed in one statement (`wr_place_vservers()`, one "
+             "subtransaction per vServer, so a vServer that lost a race fails alone and is "
+             "decided again on a reloaded cache). One batch is in flight at a time, so batches "
+             "grow with the load, like group commit.")
+    L.append("")
+    L.append("### (a) closed loop: vServers started per second, end to end")
     L.append("")
     L.append("K closed-loop clients (bearer token of a customer admin), each: `vserver-start` → "
              "wait until its task is `done` → the next vServer; a phase stops taking new "
-             "vServers after "
-             f"{fmt(meta['phase_seconds'], 0)} s ({fmt(meta['what_if_seconds'], 0)} s for "
-             "what-if rows). A task is placement → disk.create → vm.define → vm.start on the "
-             "simulated node (about 17 SQL statements). Rate = tasks done / (last ended_at − "
-             "first started_at). CPU columns: cores busy on average during the phase (2.00 = "
-             "both cores of this machine); \"other\" is everything else running on it.")
+             f"vServers after {fmt(meta['phase_seconds'], 0)} s. A task is placement → "
+             "disk.create → vm.define → vm.start on the simulated node. Rate = tasks done / "
+             "(last ended_at − first started_at). CPU columns: cores busy on average during the "
+             "phase (2.00 = both cores of this machine); \"other\" is everything else running "
+             "on it.")
     L.append("")
-    L.append("| database | K | tasks done | failed | placements/s | of the goal | task p50 / p99 "
+    L.append("| database | K | tasks done | failed | tasks/s | of the goal | task p50 / p99 "
              "ms | vserver-start API p50 / p99 ms | CPU webrackd | CPU postgres | "
              "CPU simagents | CPU clients | CPU other | CPU ms per task: webrackd / postgres |")
     L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     throughput_rows(L, "product", phases)
-    throughput_rows(L, "what-if: + index", whatif)
     L.append("")
-    if whatif:
-        L.append("\"what-if: + index\" rows are **not the product**: after the product rows "
-                 "the run adds `CREATE INDEX ON vservers (node_id)` to its private database "
-                 "(the first fix the product rows point at, see below) and measures again, "
-                 "with more vServers already placed.")
-        L.append("")
-    L.append("### (b) decision latency inside the controller")
+    L.append("### (b) decision latency inside the controller (closed loop)")
     L.append("")
     L.append("From the task's `started_at` (its INSERT by vserver-start) to the moment "
-             "`placement_pick()` returned (the \"goes to node\" log line, millisecond "
-             "resolution), and to the commit of the placement (PostgreSQL's commit timestamp of "
-             "the `vcpu_cores` rows `wr_place_vserver()` inserted; the run switches "
-             "track_commit_timestamp on in its private cluster). Includes the task load query, "
-             "the node_capacity snapshot query, decoding it, the pick, the commit statement, and "
-             "every wait for a free pool connection in between.")
+             "`placement_pick()` returned (the \"goes to node\" log line, written when the "
+             "placement has committed, millisecond resolution), and to the commit of the "
+             "placement (PostgreSQL's commit timestamp of the `vcpu_cores` rows; the run "
+             "switches track_commit_timestamp on in its private cluster). Includes loading the "
+             "task, waiting for the batch in flight, the decision and the commit.")
     L.append("")
-    L.append("| database | K | started → picked p50 / p99 ms | started → committed p50 / p99 ms |")
-    L.append("|---|---|---|---|")
-    for label, rows in (("product", phases), ("what-if: + index", whatif)):
-        for k, f, cpu in rows:
-            L.append(f"| {label} | {k} | {fmt(f['pick_p50'])} / {fmt(f['pick_p99'])} | "
-                     f"{fmt(f['commit_p50'])} / {fmt(f['commit_p99'])} |")
+    L.append("| K | started → committed p50 / p99 ms | started → logged p50 / p99 ms |")
+    L.append("|---|---|---|")
+    for k, f, cpu in phases:
+        L.append(f"| {k} | {fmt(f['commit_p50'])} / {fmt(f['commit_p99'])} | "
+                 f"{fmt(f['pick_p50'])} / {fmt(f['pick_p99'])} |")
     L.append("")
+    if burst:
+        f, cpu = burst
+        L.append("### (d) burst: committed placements per second with a full queue")
+        L.append("")
+        L.append(f"{meta['burst_clients']} clients fire `vserver-start` for {f['tasks']:,} "
+                 "vServers as fast as the API answers, without waiting for the tasks (a mass "
+                 "start, or what a failover brings at once). Placements/s = placements "
+                 "committed / (last − first commit timestamp); the middle-80 % figure leaves out "
+                 "the ramp-up and the tail. Batches = distinct placement transactions.")
+        L.append("")
+        L.append("| starts | placed | failed | API intake calls/s | placements/s (all) | "
+                 "placements/s (middle 80 %) | of the goal | batches | batch p50 / max | "
+                 "started → committed p50 / p99 ms | whole tasks/s | API p50 / p99 ms | "
+                 "CPU webrackd | CPU postgres | CPU simagents | CPU clients | CPU other |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        L.append(f"| {f['tasks']:,} | {f['placed']:,} | {f['failed']} | "
+                 f"{fmt(f['intake_per_second'], 0)} | {fmt(f['placed_per_second'])} | "
+                 f"{fmt(f['placed_mid_per_second'])} | "
+                 f"{f['placed_mid_per_second'] / GOAL:.2f}× | {f['batches']:,} | "
+                 f"{fmt(f['batch_p50'], 0)} / {f['batch_max']} | {fmt(f['commit_p50'])} / "
+                 f"{fmt(f['commit_p99'])} | {fmt(f['tasks_per_second'])} | "
+                 f"{fmt(f['api_p50'])} / {fmt(f['api_p99'])} | {cpu['webrackd']:.2f} | "
+                 f"{cpu['postgres']:.2f} | {cpu['simagents']:.2f} | {cpu['driver']:.2f} | "
+                 f"{cpu['other']:.2f} |")
+        L.append("")
+        for why in f["failures"]:
+            L.append(f"Failure seen: `{why}`")
+            L.append("")
     L.append("### (c) the decision alone (pickbench, same run)")
     L.append("")
     L.append(f"`placement_pick()` from controller/placement.c over {micro['nodes']:,} in-memory "
-             "nodes, in its own process before the stack starts; and the same preceded by "
-             f"decoding the {micro['decode_pick']['snapshot_bytes']:,}-byte JSON node_capacity "
-             "snapshot the way `snapshot_loaded()` does on webrackd's loop for every decision. "
-             "Rates are over the timed calls (one core).")
+             "nodes, in its own process before the stack starts, taking the room from the "
+             "chosen node after every decision as the cache does. Rates are over the timed "
+             "calls (one core).")
     L.append("")
     L.append("| what | decisions/s | of the goal | p50 µs | p99 µs |")
     L.append("|---|---|---|---|---|")
-    for label, key in (("placement_pick()", "pick"), ("decode snapshot + pick", "decode_pick")):
-        m = micro[key]
-        L.append(f"| {label} | {fmt(m['per_second'], 0)} | {m['per_second'] / GOAL:.2f}× | "
-                 f"{fmt(m['p50_us'], 2)} | {fmt(m['p99_us'], 2)} |")
+    m = micro["pick"]
+    L.append(f"| placement_pick() | {fmt(m['per_second'], 0)} | {m['per_second'] / GOAL:.2f}× | "
+             f"{fmt(m['p50_us'], 2)} | {fmt(m['p99_us'], 2)} |")
     L.append("")
     L.append("### Where the database time went (pg_stat_statements)")
     L.append("")
-    L.append("Product phases:")
+    L.append("Closed-loop phases:")
     L.append("")
     statement_table(L, stmts)
     L.append("")
-    if whatif_stmts:
-        L.append("What-if phases (with the index):")
+    if burst_stmts:
+        L.append("Burst:")
         L.append("")
-        statement_table(L, whatif_stmts)
+        statement_table(L, burst_stmts)
         L.append("")
     prof = meta.get("profile") or {}
     if prof.get("top"):
@@ -658,10 +756,9 @@ def main():
                     help="vServers per phase, comma separated (default: M split 1:3:6)")
     ap.add_argument("--phase-seconds", type=float, default=25.0,
                     help="a phase stops taking new vServers after this long")
-    ap.add_argument("--what-if", action=argparse.BooleanOptionalAction, default=True,
-                    help="after the product phases, add an index on vservers(node_id) to the "
-                    "private database and measure again (default: on)")
-    ap.add_argument("--what-if-seconds", type=float, default=15.0)
+    ap.add_argument("--burst", type=int, default=2000,
+                    help="vServers started in the burst phase (default 2000; 0: no burst)")
+    ap.add_argument("--burst-clients", type=int, default=32)
     ap.add_argument("--perf", action=argparse.BooleanOptionalAction, default=True,
                     help="profile webrackd with perf during the last phase (default: on when "
                     "perf is installed)")
@@ -675,8 +772,9 @@ def main():
         per = [int(x) for x in args.per_phase.split(",")]
     else:
         weights = [1, 3, 6][:len(ks)] + [6] * max(0, len(ks) - 3)
-        per = [args.vservers * x // sum(weights) for x in weights]
-    assert len(per) == len(ks) and sum(per) <= args.vservers, "--per-phase must fit in M"
+        per = [(args.vservers - args.burst) * x // sum(weights) for x in weights]
+    assert len(per) == len(ks) and sum(per) + args.burst <= args.vservers, \
+        "--per-phase and --burst must fit in M"
 
     t_all = time.monotonic()
     meta = machine_meta()
@@ -692,8 +790,7 @@ def main():
     say(f"(c) pickbench over {args.nodes} nodes")
     micro = json.loads(subprocess.run([str(HERE / "pickbench"), "-n", str(args.nodes), "-s", "2"],
                                       check=True, capture_output=True, text=True).stdout)
-    say(f"    pick {micro['pick']['per_second']:,.0f}/s p50 {micro['pick']['p50_us']:.2f} µs; "
-        f"decode+pick {micro['decode_pick']['per_second']:,.0f}/s")
+    say(f"    pick {micro['pick']['per_second']:,.0f}/s p50 {micro['pick']['p50_us']:.2f} µs")
 
     say("starting PostgreSQL and webrackd")
     stack = BenchStack("bench", db_pool_size=args.pool, log_level="info", db_queue_max=100000,
@@ -794,22 +891,50 @@ def main():
             return out, top_statements(db)
 
         phases, stmts = phases_of("product", ks, per, args.phase_seconds,
-                                  perf_last=not args.what_if)
-        whatif, whatif_stmts = [], None
-        if args.what_if:
-            # Not the product: the first fix this benchmark points at, applied to the private
-            # database only, to show what it is worth and what limits throughput next.
-            say("what-if: CREATE INDEX ON vservers (node_id) in the private database")
-            cur.execute("CREATE INDEX bench_vservers_node ON vservers (node_id)")
-            cur.execute("ANALYZE vservers")
-            wks = [k for k in ks if k > 1] or ks
-            whatif, whatif_stmts = phases_of("what-if", wks, [len(pool)] * len(wks),
-                                             args.what_if_seconds, perf_last=True)
+                                  perf_last=args.burst == 0)
+        burst, burst_stmts = None, None
+        if args.burst:
+            n = min(args.burst, len(pool))
+            say(f"(d) burst: {n} vserver-start calls from {args.burst_clients} clients, "
+                "not waiting for the tasks")
+            cur.execute("SELECT pg_stat_statements_reset()")
+            prof = None
+            if args.perf:
+                def sample():
+                    time.sleep(1.0)
+                    profile["phase"] = f"burst of {n}"
+                    profile["top"] = perf_webrackd(stack.proc.pid, 3,
+                                                   stack.dir / "webrackd.perf")
+                prof = threading.Thread(target=sample, daemon=True)
+                prof.start()
+            meter.start()
+            task_ids, api_ms, errors, intake = run_burst(stack, token, pool, n,
+                                                         args.burst_clients)
+            events = [watcher.wait_for(t) for t in task_ids]
+            for ev in events:
+                if not ev.wait(300):
+                    errors.append("a task did not end within 300 s")
+                    break
+            cpu = meter.stop()
+            if prof is not None:
+                prof.join()
+            f = burst_figures(db, task_ids, api_ms, intake)
+            if errors:
+                f["failed"] += len(errors)
+                f["failures"] = (f["failures"] + sorted(set(errors)))[:3]
+            burst, burst_stmts = (f, cpu), top_statements(db)
+            say(f"    intake {f['intake_per_second']:.0f}/s; {f['placed']} placed, "
+                f"{fmt(f['placed_per_second'])} placements/s (middle 80 %: "
+                f"{fmt(f['placed_mid_per_second'])}/s) in {f['batches']} batches "
+                f"(p50 {fmt(f['batch_p50'], 0)}, max {f['batch_max']}); tasks "
+                f"{fmt(f['tasks_per_second'])}/s; {f['failed']} failed")
+            for why in f["failures"]:
+                say(f"    failure: {why}")
         watcher.close()
         db.close()
         meta.update(nodes=args.nodes, vservers=args.vservers, pool=args.pool, node_cores=64,
                     node_ram_mb=262144, notes=[], phase_seconds=args.phase_seconds,
-                    what_if_seconds=args.what_if_seconds, profile=profile)
+                    burst_clients=args.burst_clients, profile=profile)
         if float(meta["load_before"].split()[0]) > 0.5:
             meta["notes"].append(
                 f"Note: the machine was not idle when this run started (load average "
@@ -824,7 +949,7 @@ def main():
             sim.stop()
         stack.stop(check=False)
 
-    section = render(meta, micro, phases, stmts, whatif, whatif_stmts)
+    section = render(meta, micro, phases, stmts, burst, burst_stmts)
     print()
     print(section)
     if not args.no_write:
