@@ -396,15 +396,14 @@ def burst_figures(db, task_ids, api_ms, intake):
         "extract(epoch FROM k.ended_at)::float8, "
         "(SELECT extract(epoch FROM min(pg_xact_commit_timestamp(c.xmin)))::float8 "
         " FROM vcpu_cores c WHERE c.vserver_id = k.vserver_id), "
-        "(SELECT min(c.xmin::text::bigint) FROM vcpu_cores c WHERE c.vserver_id = k.vserver_id), "
         "k.info FROM tasks k WHERE k.id = ANY(%s)", (task_ids,))
     rows = cur.fetchall()
     placed = [r for r in rows if r[3] is not None]
     done = [r for r in rows if r[0] == "done"]
     commits = sorted(r[3] for r in placed)
-    batches = {}
+    batches = {}  # a batch is one transaction: its placements share the commit timestamp
     for r in placed:
-        batches[r[4]] = batches.get(r[4], 0) + 1
+        batches[r[3]] = batches.get(r[3], 0) + 1
     sizes = sorted(batches.values())
     span = commits[-1] - commits[0] if len(commits) > 1 else float("nan")
     # The middle 80 % of the commits: the scheduler's steady rate with a full queue, without
@@ -415,7 +414,7 @@ def burst_figures(db, task_ids, api_ms, intake):
     return {
         "tasks": len(rows), "placed": len(placed), "done": len(done),
         "failed": len(rows) - len(done),
-        "failures": sorted({(r[5] or "")[:120] for r in rows if r[0] != "done"})[:3],
+        "failures": sorted({(r[4] or "")[:120] for r in rows if r[0] != "done"})[:3],
         "intake_per_second": len(task_ids) / intake if intake else 0.0,
         "placed_per_second": len(placed) / span if span == span and span > 0 else float("nan"),
         "placed_mid_per_second": mid,
