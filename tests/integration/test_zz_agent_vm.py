@@ -293,3 +293,83 @@ def test_agent_vm_lifecycle(env):
     assert not disk.exists(), "disk file left after delete"
     assert not (agent.state / "vms" / f"{vid}.json").exists()
     assert not (agent.run / f"vm-{vid}").exists()
+
+
+def open_files(pid):
+    """The files a process has open (the targets of /proc/PID/fd)."""
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass
+    return out
+
+
+def test_template_backing_live_media_and_giving_up(env):
+    """A disk created from a template is a qcow2 overlay of it; an ISO attached or detached
+    while the guest runs changes QEMU's CD-ROM at once; a guest whose QEMU keeps dying is
+    restarted with backoff a bounded number of times, then left stopped with a visible error."""
+    stack, rack, agent, admin = env
+    tree = w.make_tree(stack, admin)
+    api = tree.cadmin.api
+    w.wait_until(lambda: any(n["name"] == agent.name and n["state"] == "online"
+                             for n in admin.items("node-list")), 30, 0.2, "node online")
+
+    # ---- template backing: the template is an image on the node's storage
+    template = agent.images / "tmpl-small.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(template), "64M"], check=True)
+    vs = w.make_vserver(api, tree.customer["id"], cores=1, ram_mb=256, disk_gb=1,
+                        template="tmpl-small")
+    vid = vs["id"]
+    assert_done(run_task(api, "vserver-start", id=vid), agent)
+    disk = agent.images / f"vs-{vid}.qcow2"
+    info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", str(disk)],
+                                     check=True, capture_output=True, text=True).stdout)
+    assert info.get("backing-filename", "").endswith("tmpl-small.qcow2"), info
+    assert info["virtual-size"] == 1024 ** 3, info
+
+    # ---- live media: attach and detach while running, checked in QEMU's own block list
+    if (stack.iso_dir / GUEST_ISO.name).is_file():
+        admin.call("iso-rescan")
+        iso = next(i for i in admin.items("iso-list") if i["name"] == GUEST_ISO.name)
+        pid = agent.qemu_pid(vid)
+        assert_done(run_task(api, "vserver-attach-iso", id=vid, iso_id=iso["id"]), agent)
+        assert agent.qemu_pid(vid) == pid, "attaching an ISO must not restart the guest"
+        assert api.call("vserver-get", id=vid)["iso"] is not None
+        # QEMU opened the image in the running guest's CD-ROM drive...
+        assert any(f.endswith(GUEST_ISO.name) for f in open_files(pid)), open_files(pid)
+        assert_done(run_task(api, "vserver-detach-iso", id=vid), agent)
+        assert agent.qemu_pid(vid) == pid, "detaching an ISO must not restart the guest"
+        assert api.call("vserver-get", id=vid)["iso"] is None
+        # ...and closed it again when it was ejected.
+        w.wait_until(lambda: not any(f.endswith(GUEST_ISO.name) for f in open_files(pid)), 10,
+                     0.2, "QEMU closing the ejected ISO")
+
+    # ---- giving up: every QEMU killed at once; after the allowed restarts it stays down
+    seen = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = api.call("vserver-get", id=vid)
+        if state["state"] == "error":
+            break
+        pid = agent.qemu_pid(vid)
+        if pid and pid not in seen:
+            seen.add(pid)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+    state = api.call("vserver-get", id=vid)
+    assert state["state"] == "error", (state, agent.log_text()[-3000:])
+    assert "restarts within" in (state.get("error") or ""), state
+    assert len(seen) == 6, f"expected the first QEMU and 5 restarts, saw {len(seen)}"
+    time.sleep(2)
+    assert agent.qemu_pid(vid) is None, "a QEMU was started after giving up"
+    # Started again by hand it runs: giving up is not a permanent ban.
+    assert_done(run_task(api, "vserver-start", id=vid), agent)
+    assert agent.qemu_pid(vid)
+    assert_done(run_task(api, "vserver-delete", id=vid), agent)
+    assert not disk.exists()
+    assert template.is_file(), "deleting an overlay must keep its template"
