@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define PREPARED_MAX   512 /* per connection; beyond that, statements run unprepared */
 
 struct query {
 	struct query *next;
@@ -43,6 +45,10 @@ struct conn {
 	int backoff_ms;
 	struct query *q; /* in flight while CONN_BUSY */
 	PGresult *res;	 /* first result of q */
+	/* Statements prepared on this connection, by the hash of their text (see conn_send). */
+	uint64_t prepared[PREPARED_MAX];
+	int nprepared;
+	bool preparing; /* q's statement is being prepared; its execution follows */
 };
 
 /* Owner: webrackd's main(). */
@@ -58,6 +64,7 @@ struct db {
 
 static void conn_connect(struct conn *c);
 static void conn_dispatch(struct db *db);
+static void conn_prepared(struct conn *c);
 
 static void
 query_free(struct query *q)
@@ -224,6 +231,8 @@ conn_poll_connect(struct conn *c)
 static void
 conn_connect(struct conn *c)
 {
+	c->nprepared = 0; /* a new session knows no prepared statements */
+	c->preparing = false;
 	c->pg = PQconnectStart(c->db->conninfo);
 	if (c->pg == NULL) {
 		conn_down(c, "out of memory");
@@ -309,7 +318,10 @@ conn_read(struct conn *c)
 	while (!PQisBusy(c->pg)) {
 		PGresult *res = PQgetResult(c->pg);
 		if (res == NULL) {
-			conn_finish_query(c);
+			if (c->preparing)
+				conn_prepared(c);
+			else
+				conn_finish_query(c);
 			return;
 		}
 		if (c->res == NULL)
@@ -350,13 +362,29 @@ conn_on_socket(evutil_socket_t fd, short what, void *p)
 	}
 }
 
-static void
-conn_send(struct conn *c, struct query *q)
+/* FNV-1a: statement texts name their prepared statements. */
+static uint64_t
+sql_hash(const char *sql)
 {
-	c->q = q;
-	c->state = CONN_BUSY;
-	if (PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, (const char *const *)q->params, NULL,
-			      NULL, 0) != 1) {
+	uint64_t h = 14695981039346656037ULL;
+	for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h;
+}
+
+static bool
+is_prepared(const struct conn *c, uint64_t h)
+{
+	for (int i = 0; i < c->nprepared; i++)
+		if (c->prepared[i] == h)
+			return true;
+	return false;
+}
+
+static void
+conn_sent(struct conn *c, int ok)
+{
+	if (ok != 1) {
 		char reason[256];
 		snprintf(reason, sizeof(reason), "%s", PQerrorMessage(c->pg));
 		reason[strcspn(reason, "\n")] = '\0';
@@ -369,6 +397,61 @@ conn_send(struct conn *c, struct query *q)
 		return;
 	}
 	conn_wait(c, f == 1 ? EV_READ | EV_WRITE : EV_READ);
+}
+
+static void
+conn_execute_prepared(struct conn *c)
+{
+	struct query *q = c->q;
+	char name[24];
+
+	snprintf(name, sizeof(name), "wr%016llx", (unsigned long long)sql_hash(q->sql));
+	conn_sent(c, PQsendQueryPrepared(c->pg, name, q->nparams, (const char *const *)q->params,
+					 NULL, NULL, 0));
+}
+
+/*
+ * Every statement is prepared once per connection and then executed by name, so PostgreSQL
+ * parses and plans it once instead of on every call (most of the cost of the small statements
+ * webrackd runs). The first use costs one more round trip: Parse, then Bind/Execute.
+ */
+static void
+conn_send(struct conn *c, struct query *q)
+{
+	uint64_t h = sql_hash(q->sql);
+	char name[24];
+
+	c->q = q;
+	c->state = CONN_BUSY;
+	if (is_prepared(c, h)) {
+		conn_execute_prepared(c);
+		return;
+	}
+	if (c->nprepared == PREPARED_MAX) {
+		conn_sent(c, PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
+					       (const char *const *)q->params, NULL, NULL, 0));
+		return;
+	}
+	snprintf(name, sizeof(name), "wr%016llx", (unsigned long long)h);
+	c->preparing = true;
+	conn_sent(c, PQsendPrepare(c->pg, name, q->sql, q->nparams, NULL));
+}
+
+/* The Parse of q's statement has been answered: execute it, or report why it failed. */
+static void
+conn_prepared(struct conn *c)
+{
+	PGresult *res = c->res;
+
+	c->preparing = false;
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		conn_finish_query(c); /* the callback gets the Parse error */
+		return;
+	}
+	PQclear(res);
+	c->res = NULL;
+	c->prepared[c->nprepared++] = sql_hash(c->q->sql);
+	conn_execute_prepared(c);
 }
 
 static void

@@ -177,6 +177,12 @@ test_pin_thread(void **state)
 	assert_int_equal(pin_thread(w.tid, CPU_SETSIZE), -1);
 	assert_int_equal(pin_read_allowed(getpid(), w.tid, buf, 1), -1); /* buffer too small */
 	worker_stop(&w);
+	/*
+	 * pthread_join returns when the thread cleared its tid, a moment before the kernel removes
+	 * /proc/self/task/TID: wait (bounded) for that, then the read must fail.
+	 */
+	for (int i = 0; i < 200 && pin_read_allowed(getpid(), w.tid, buf, sizeof(buf)) == 0; i++)
+		usleep(10000);
 	assert_int_equal(pin_read_allowed(getpid(), w.tid, buf, sizeof(buf)), -1); /* gone */
 }
 
