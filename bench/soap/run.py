@@ -1,0 +1,329 @@
+#!/usr/bin/python3
+"""SOAP benchmark: webrackd's SOAP getVServer (POST /soap, Bearer token) side by side, in one
+run, with nginx serving a small static file over HTTPS on the same machine, at several numbers
+of keep-alive connections. Also webrackd's JSON vserver-get (the same operation through the
+other binding), so a difference between the bindings shows.
+
+Everything runs here: nginx (Debian nginx-light, its own temporary configuration on 127.0.0.1
+with a self-signed certificate), a private PostgreSQL and a real webrackd (the integration
+tests' Stack), and loadgen (bench/soap/loadgen.c: libevent + OpenSSL, closed loop, every
+latency recorded). Prints a table and writes the "SOAP vs nginx" section of docs/BENCHMARKS.md.
+
+Usage: /usr/bin/python3 bench/soap/run.py [--connections 1,8,32,64] [--seconds 10]
+       [--warmup 2] [--nginx-workers 1] [--no-write] [--keep]
+"""
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+
+import webrack_it as w  # noqa: E402
+
+# write_section(), proc_cpu() and children_of() are shared with the placement benchmark.
+_spec = importlib.util.spec_from_file_location("placement_run", REPO / "bench" / "placement" /
+                                               "run.py")
+placement = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(placement)
+
+GOAL = 0.30  # the issue: SOAP reads at >= 30 % of nginx's static file rate
+TITLE = "## SOAP vs nginx"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+STATIC = "<!doctype html><title>webrack</title><p>" + "static file " * 40 + "</p>\n"
+
+SOAP_BODY = """<?xml version="1.0" encoding="UTF-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" \
+xmlns:wr="urn:webrack:soap:1"><soap:Body><wr:getVServer><wr:id>{id}</wr:id>\
+</wr:getVServer></soap:Body></soap:Envelope>"""
+
+
+def say(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# --------------------------------------------------------------------------
+# nginx with its own configuration
+
+
+class Nginx:
+    def __init__(self, workdir, workers):
+        self.dir = Path(workdir) / "nginx"
+        self.workers = workers
+        self.port = w.free_port()
+        self.proc = None
+
+    def start(self):
+        d = self.dir
+        for sub in ("www", "tmp", "logs"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        (d / "www" / "static.html").write_text(STATIC)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(d / "key.pem"),
+                        "-out", str(d / "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1"],
+                       check=True, capture_output=True)
+        for p in [d, *d.iterdir(), *(d / "www").iterdir()]:
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)  # workers run as nobody
+        tmp = d / "tmp"
+        (d / "nginx.conf").write_text(f"""
+worker_processes {self.workers};
+pid {d}/nginx.pid;
+error_log {d}/logs/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+    server {{
+        listen 127.0.0.1:{self.port} ssl;
+        ssl_certificate {d}/cert.pem;
+        ssl_certificate_key {d}/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        root {d}/www;
+        default_type text/html;
+    }}
+}}
+""")
+        self.proc = subprocess.Popen([NGINX, "-p", str(d), "-e", str(d / "logs" / "error.log"),
+                                      "-c", str(d / "nginx.conf"), "-g", "daemon off;"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"nginx exited: {self.proc.stderr.read().decode()}")
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s, \
+                    ctx.wrap_socket(s) as t:
+                t.sendall(b"GET /static.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                return t.recv(64).startswith(b"HTTP/1.1 200")
+        try:
+            w.wait_until(up, 20, 0.1, "nginx")
+        except AssertionError as e:
+            log = (d / "logs" / "error.log")
+            raise AssertionError(f"{e}\n{log.read_text() if log.exists() else ''}") from None
+
+    def pids(self):
+        return [self.proc.pid] + placement.children_of(self.proc.pid)
+
+    def version(self):
+        r = subprocess.run([NGINX, "-v"], capture_output=True, text=True)
+        return (r.stderr or r.stdout).strip().replace("nginx version: ", "")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+# --------------------------------------------------------------------------
+# measuring
+
+
+def loadgen(port, path, conns, seconds, warmup, method="GET", body=None, headers=()):
+    argv = [str(HERE / "loadgen"), "-p", str(port), "-u", path, "-m", method, "-c", str(conns),
+            "-d", str(seconds), "-w", str(warmup)]
+    for h in headers:
+        argv += ["-H", h]
+    if body is not None:
+        argv += ["-b", str(body)]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    out, err = p.stdout.read(), p.stderr.read()
+    assert p.returncode == 0, f"loadgen failed ({p.returncode}): {err}"
+    res = json.loads(out)
+    res["cpu_loadgen"] = ru.ru_utime + ru.ru_stime
+    return res
+
+
+def cpu_of(pids):
+    return sum(placement.proc_cpu(p) for p in pids)
+
+
+def measure(label, pids_fn, conns, seconds, warmup, **kw):
+    pids = pids_fn()
+    c0, t0 = cpu_of(pids), time.monotonic()
+    res = loadgen(conns=conns, seconds=seconds, warmup=warmup, **kw)
+    wall = time.monotonic() - t0
+    res["cpu_server"] = (cpu_of(pids) - c0) / wall  # cores busy, warm-up included
+    res["cpu_loadgen"] /= wall
+    res["label"] = label
+    say(f"{label:<28} c={conns:<3} {res['rps']:>9.1f} req/s  p50 {res['p50_ms']:.2f} ms  "
+        f"p99 {res['p99_ms']:.2f} ms  errors {res['errors'] + res['connection_errors']}")
+    return res
+
+
+def webrack_pids(stack):
+    pids = [stack.proc.pid]
+    try:
+        pm = int((stack.pgdir / "postmaster.pid").read_text().split()[0])
+        pids += [pm] + placement.children_of(pm)
+    except (OSError, ValueError, IndexError):
+        pass
+    return pids
+
+
+def soap_works(stack, token, vid, body_file):
+    with w.new_session() as s:
+        r = s.post(f"{stack.url}/soap", data=body_file.read_bytes(), timeout=10,
+                   headers={"Authorization": f"Bearer {token}",
+                            "Content-Type": "text/xml; charset=utf-8",
+                            "SOAPAction": '"urn:webrack:soap:1#getVServer"'})
+    ok = r.status_code == 200 and "getVServerResponse" in r.text and f">{vid}<" in r.text
+    return ok, f"HTTP {r.status_code}: {r.text[:300]}"
+
+
+# --------------------------------------------------------------------------
+# report
+
+
+def meta():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for ln in f:
+            if ln.startswith("model name"):
+                model = ln.split(":", 1)[1].strip()
+                break
+    return {"cpus": os.cpu_count(), "cpu_model": model,
+            "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def render(m, rows, soap_ok, soap_note, args):
+    L = []
+    L.append(TITLE)
+    L.append("")
+    L.append("Written by `bench/soap/run.py` (see `bench/README.md`); rerun it rather than editing "
+             "these figures. Goal (issue): a SOAP read at ≥ 30 % of the requests/s of nginx "
+             "serving a static file over HTTPS on the same machine.")
+    L.append("")
+    L.append(f"* date: {m['date']}; machine: {m['cpus']} cores ({m['cpu_model']}); load "
+             f"average when the run started: {m['load_before']}")
+    L.append(f"* nginx {m['nginx']} (Debian nginx-light), {args.nginx_workers} worker "
+             f"process{'es' if args.nginx_workers > 1 else ''}, its own configuration on "
+             f"127.0.0.1, self-signed P-256 certificate, a {len(STATIC)}-byte static file, "
+             "access log off")
+    L.append("* webrackd (one event loop) with its private PostgreSQL (default durability, "
+             "default pool); the request is a customer admin's API token (Bearer) reading one "
+             "vServer: SOAP `getVServer` = `POST /soap`, JSON `vserver-get` = "
+             "`POST /api/v1/vserver-get`; every request authenticates the token and reads the "
+             "vServer with its rights from PostgreSQL")
+    L.append(f"* loadgen (bench/soap/loadgen.c): C keep-alive TLS connections in one libevent "
+             f"loop, closed loop (next request when the answer is complete), {args.warmup:g} s "
+             f"warm-up then {args.seconds:g} s measured per row; every latency recorded")
+    L.append("* all of it shares the same cores; the CPU columns say who used them (cores busy, "
+             "2.00 = both cores of a 2-core machine)")
+    if not soap_ok:
+        L.append(f"* **SOAP did not answer getVServer when measured** ({soap_note}); only the "
+                 "JSON binding is measured below")
+    L.append("")
+    best = {}
+    for r in rows:
+        if r["label"] != "nginx static file":
+            best[r["label"]] = max(best.get(r["label"], 0), r["ratio"])
+    summary = "; ".join(f"{k}: best {v * 100:.0f} % of nginx ({v / GOAL:.2f}× the goal)"
+                        for k, v in best.items())
+    L.append(f"**Summary.** {summary}.")
+    L.append("")
+    L.append("| what | C | requests/s | p50 ms | p99 ms | errors | of nginx | CPU server | "
+             "CPU loadgen |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        ratio = "—" if r["label"] == "nginx static file" else f"{r['ratio'] * 100:.0f} %"
+        L.append(f"| {r['label']} | {r['connections']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | "
+                 f"{r['p99_ms']:.2f} | {r['errors'] + r['connection_errors']} | {ratio} | "
+                 f"{r['cpu_server']:.2f} | {r['cpu_loadgen']:.2f} |")
+    L.append("")
+    L.append("\"CPU server\" is nginx (master and workers) or webrackd plus its PostgreSQL "
+             "(postmaster and backends). \"of nginx\" compares requests/s at the same C.")
+    return "\n".join(L) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--connections", default="1,8,32,64")
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--warmup", type=float, default=2)
+    ap.add_argument("--nginx-workers", type=int, default=1)
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    conns = [int(x) for x in args.connections.split(",")]
+
+    subprocess.run(["make", "-s", "-C", str(HERE), "loadgen"], check=True)
+    m = meta()
+    work = Path(tempfile.mkdtemp(prefix="soapbench-", dir="/tmp"))
+    os.chmod(work, 0o755)  # nginx workers (nobody) read the static file below it
+    nginx = Nginx(work, args.nginx_workers)
+    stack = w.Stack("soapbench", log_level="warn")
+    try:
+        nginx.start()
+        m["nginx"] = nginx.version()
+        say(f"nginx on 127.0.0.1:{nginx.port}")
+        stack.start()
+        say(f"webrackd on {stack.url}")
+        admin = stack.admin()
+        tree = w.make_tree(stack, admin)
+        vs = w.make_vserver(tree.cadmin.api, tree.customer["id"])
+        token = tree.cadmin.api.call("token-create", name="bench", expires_days=1)["secret"]
+        body = work / "getvserver.xml"
+        body.write_text(SOAP_BODY.format(id=vs["id"]))
+        jbody = work / "vserver-get.json"
+        jbody.write_text(json.dumps({"id": vs["id"]}))
+        soap_ok, soap_note = soap_works(stack, token, vs["id"], body)
+        say(f"SOAP getVServer: {'works' if soap_ok else 'DOES NOT WORK: ' + soap_note}")
+        auth = f"Authorization: Bearer {token}"
+        rows = []
+        for c in conns:
+            base = measure("nginx static file", nginx.pids, c, args.seconds, args.warmup,
+                           port=nginx.port, path="/static.html")
+            base["ratio"] = 1.0
+            rows.append(base)
+            targets = []
+            if soap_ok:
+                targets.append(("webrackd SOAP getVServer", "/soap", body,
+                                ["Content-Type: text/xml; charset=utf-8",
+                                 'SOAPAction: "urn:webrack:soap:1#getVServer"', auth]))
+            targets.append(("webrackd JSON vserver-get", "/api/v1/vserver-get", jbody,
+                            ["Content-Type: application/json", auth]))
+            for label, path, b, hdrs in targets:
+                r = measure(label, lambda: webrack_pids(stack), c, args.seconds, args.warmup,
+                            port=stack.port, path=path, method="POST", body=b, headers=hdrs)
+                r["ratio"] = r["rps"] / base["rps"] if base["rps"] else 0
+                rows.append(r)
+        section = render(m, rows, soap_ok, soap_note, args)
+        print()
+        print(section)
+        if not args.no_write:
+            placement.write_section(REPO / "docs" / "BENCHMARKS.md", section, TITLE)
+            say("docs/BENCHMARKS.md updated")
+    finally:
+        nginx.stop()
+        stack.stop(check=False)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            say(f"kept {work} and {stack.dir}")
+
+
+if __name__ == "__main__":
+    main()
