@@ -14,8 +14,8 @@
 const char *const proto_vm_states[] = {"defined", "starting",	   "running",
 				       "paused",  "shutting_down", "stopped",
 				       "crashed", "migrating",	   NULL};
-const char *const proto_vm_events[] = {"started", "stopped",	      "crashed", "restarted",
-				       "gave_up", "shutdown_timeout", NULL};
+const char *const proto_vm_events[] = {"started", "stopped",	      "crashed",   "restarted",
+				       "gave_up", "shutdown_timeout", "migration", NULL};
 const char *const proto_accels[] = {"kvm", "tcg", NULL};
 
 /* Type names are stored in the tables only as the first row's doc, see type_row(). */
@@ -48,6 +48,10 @@ static const struct param inventory_params[] = {
 	 NULL},
 	{"kvm", PARAM_BOOL, true, false, 0, 0, NULL, "whether /dev/kvm is usable", NULL},
 	{"accel", PARAM_ENUM, true, false, 0, 0, proto_accels, "what guests will run with", NULL},
+	{"console", PARAM_STRING, false, false, 3, 262, NULL,
+	 "host:port of the console endpoint (absent: none)", NULL},
+	{"fence_after", PARAM_INT, false, false, 1, 86400, NULL,
+	 "seconds without the controller after which the node kills its guests", NULL},
 	PARAM_END,
 };
 
@@ -55,6 +59,8 @@ static const struct param vm_params[] = {
 	{"id", PARAM_INT, true, false, 1, LLONG_MAX, NULL, "vServer id", NULL},
 	{"state", PARAM_ENUM, true, false, 0, 0, proto_vm_states, "VM state", NULL},
 	{"pid", PARAM_INT, true, false, 0, INT_MAX, NULL, "QEMU pid, 0 when not running", NULL},
+	{"fenced", PARAM_BOOL, false, false, 0, 0, NULL,
+	 "killed by self-fencing and not started since", NULL},
 	PARAM_END,
 };
 
@@ -97,11 +103,90 @@ static const struct param reply_params[] = {
 	PARAM_END,
 };
 
+#define COUNTER(name, doc)                                                                         \
+	{                                                                                          \
+		name, PARAM_INT, false, false, 0, LLONG_MAX, NULL, doc, NULL                       \
+	}
+
+static const struct param stats_node_params[] = {
+	COUNTER("cpu_busy_ms", "CPU time of all cores not idle (/proc/stat), ms"),
+	COUNTER("cpu_idle_ms", "idle and iowait time of all cores, ms"),
+	COUNTER("load1_milli", "1-minute load average x 1000"),
+	COUNTER("mem_total_kb", "MemTotal"),
+	COUNTER("mem_available_kb", "MemAvailable"),
+	COUNTER("net_rx_bytes", "received by the node's own interfaces (not lo, taps, bridges)"),
+	COUNTER("net_tx_bytes", "sent by them"),
+	COUNTER("net_rx_packets", "packets received"),
+	COUNTER("net_tx_packets", "packets sent"),
+	PARAM_END,
+};
+
+/* Every counter but the id is optional: what could not be read this time is left out. */
+static const struct param stats_vm_params[] = {
+	{"id", PARAM_INT, true, false, 1, LLONG_MAX, NULL, "vServer id", NULL},
+	COUNTER("vcpus", "vCPU threads found"),
+	COUNTER("cpu_ms", "CPU time of the vCPU threads, ms"),
+	COUNTER("rss_kb", "resident memory of the QEMU process"),
+	COUNTER("ram_mb", "configured RAM"),
+	COUNTER("disk_rd_bytes", "query-blockstats, all disks"),
+	COUNTER("disk_wr_bytes", "query-blockstats, all disks"),
+	COUNTER("disk_rd_ops", "read operations"),
+	COUNTER("disk_wr_ops", "write operations"),
+	COUNTER("net_rx_bytes", "received by the guest (its taps' tx)"),
+	COUNTER("net_tx_bytes", "sent by the guest (its taps' rx)"),
+	COUNTER("net_rx_packets", "packets received by the guest"),
+	COUNTER("net_tx_packets", "packets sent by the guest"),
+	PARAM_END,
+};
+
+static const struct param stats_params[] = {
+	TYPE_ROW,
+	{"time", PARAM_INT, true, false, 1, LLONG_MAX, NULL, "sampling time, Unix seconds", NULL},
+	{"node", PARAM_OBJECT, false, false, 0, 0, NULL, "the node's own counters",
+	 stats_node_params},
+	{"vms", PARAM_ARRAY, true, false, 0, PROTO_STATS_VMS, NULL, "running VMs", stats_vm_params},
+	PARAM_END,
+};
+
+const char *const proto_ip_families[] = {"ipv4", "ipv6", NULL};
+
+static const struct param ip_item_params[] = {
+	{"vm", PARAM_INT, true, false, 1, LLONG_MAX, NULL, "vServer id (the tap it came through)",
+	 NULL},
+	{"family", PARAM_ENUM, true, false, 0, 0, proto_ip_families, "address family", NULL},
+	{"address", PARAM_STRING, true, false, 2, 45, NULL, "as inet_ntop writes it", NULL},
+	{"tentative", PARAM_BOOL, true, false, 0, 0, NULL, "an ARP probe or IPv6 DAD", NULL},
+	PARAM_END,
+};
+
+static const struct param ips_params[] = {
+	TYPE_ROW,
+	{"items", PARAM_ARRAY, true, false, 0, PROTO_IPS_MAX, NULL, "learned addresses",
+	 ip_item_params},
+	{"dropped", PARAM_INT, true, false, 0, LLONG_MAX, NULL,
+	 "claims dropped by rate limits since the last batch", NULL},
+	PARAM_END,
+};
+
+static const struct param revoked_params[] = {
+	{"id", PARAM_INT, true, false, 1, LLONG_MAX, NULL, "vServer id", NULL},
+	PARAM_END,
+};
+
+static const struct param beat_params[] = {
+	TYPE_ROW,
+	{"seq", PARAM_INT, true, false, 0, LLONG_MAX, NULL, "the seq of the heartbeat answered",
+	 NULL},
+	PARAM_END,
+};
+
 static const struct param welcome_params[] = {
 	TYPE_ROW,
 	{"epoch", PARAM_INT, true, false, 0, LLONG_MAX, NULL, "the node's current epoch", NULL},
 	{"heartbeat_interval", PARAM_INT, true, false, 1, 60, NULL, "seconds between heartbeats",
 	 NULL},
+	{"revoked", PARAM_ARRAY, false, false, 0, PROTO_MAX_VMS, NULL,
+	 "VMs the node must no longer run (it was declared dead meanwhile)", revoked_params},
 	PARAM_END,
 };
 
@@ -131,9 +216,12 @@ static const struct {
 	[PROTO_HEARTBEAT] = {"heartbeat", PROTO_FROM_AGENT, heartbeat_params},
 	[PROTO_EVENT] = {"event", PROTO_FROM_AGENT, event_params},
 	[PROTO_REPLY] = {"reply", PROTO_FROM_AGENT, reply_params},
+	[PROTO_STATS] = {"stats", PROTO_FROM_AGENT, stats_params},
+	[PROTO_IPS] = {"ips", PROTO_FROM_AGENT, ips_params},
 	[PROTO_WELCOME] = {"welcome", PROTO_FROM_CONTROLLER, welcome_params},
 	[PROTO_COMMAND] = {"command", PROTO_FROM_CONTROLLER, command_params},
 	[PROTO_ERROR] = {"error", PROTO_FROM_CONTROLLER, proto_error_params},
+	[PROTO_BEAT] = {"heartbeat", PROTO_FROM_CONTROLLER, beat_params},
 };
 
 #define NTYPES (sizeof(types) / sizeof(types[0]))

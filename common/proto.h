@@ -27,14 +27,23 @@ enum proto_type {
 	PROTO_HEARTBEAT,
 	PROTO_EVENT,
 	PROTO_REPLY,
+	PROTO_STATS, /* statistics samples, see proto_stats_* below */
+	PROTO_IPS,   /* guest addresses learned by the ARP/NDP sniffer */
 	/* controller -> agent */
 	PROTO_WELCOME,
 	PROTO_COMMAND,
 	PROTO_ERROR,
+	PROTO_BEAT, /* a heartbeat echoed: proves to the agent that the controller hears it */
 };
 
 /* Bumped when a message changes incompatibly; sent as hello.version "webrack-node/X.Y.Z". */
 #define PROTO_VERSION_MAX 64
+
+/*
+ * The CN of the client certificate webrackd presents to a node's console endpoint. A node name
+ * cannot contain ':', so no node certificate can pass for it.
+ */
+#define PROTO_CONSOLE_CN "webrackd:console"
 
 /* Sizes shared by both ends. */
 #define PROTO_MAX_VMS	   4096
@@ -50,6 +59,20 @@ extern const char *const proto_vm_states[];
 extern const char *const proto_vm_events[];
 /* What an agent may run its guests with. */
 extern const char *const proto_accels[];
+
+/*
+ * A "stats" message: one per stats_interval with the node's counters and up to
+ * PROTO_STATS_VMS VMs (a node with more sends several messages; "node" only in the first), so a
+ * message stays far below the 64 KiB line cap. Counters only grow; rates are the RRD's job.
+ */
+#define PROTO_STATS_VMS 128
+
+/*
+ * An "ips" message: the addresses the sniffer learned (or refreshed) since the last batch, at
+ * most PROTO_IPS_MAX items, plus the frames and claims its rate limits dropped meanwhile.
+ */
+#define PROTO_IPS_MAX 512
+extern const char *const proto_ip_families[];
 
 /* The schema of each message type (for docs and for tests). */
 const struct param *proto_schema(enum proto_type type);

@@ -30,11 +30,15 @@
 #include "call.h"
 #include "capacity.h"
 #include "db.h"
+#include "failover.h"
+#include "guest_ips.h"
 #include "jsonl.h"
 #include "lifecycle.h"
+#include "livemig.h"
 #include "log.h"
 #include "proto.h"
 #include "server.h"
+#include "stats_ingest.h"
 #include "tls.h"
 
 #define HEARTBEAT_SECONDS     1
@@ -74,7 +78,8 @@ struct link_ref {
 	struct server *srv;
 	struct agent_link *l;
 	uint64_t serial;
-	char *vms; /* hello: the VMs the node reported, as JSON text */
+	char *vms;	       /* hello: the VMs the node reported, as JSON text */
+	long long fence_after; /* hello: the agent's fence_after, 0 when not reported */
 };
 
 static struct agent_link *
@@ -177,6 +182,15 @@ link_of_node(struct server *srv, int64_t node_id)
 	return NULL;
 }
 
+void
+agents_close_node(struct server *srv, int64_t node_id, int64_t below_epoch, const char *reason)
+{
+	struct agent_link *l = link_of_node(srv, node_id);
+
+	if (l != NULL && l->epoch < below_epoch)
+		link_close(l, reason);
+}
+
 bool
 agents_node_online(struct server *srv, int64_t node_id)
 {
@@ -251,6 +265,7 @@ hello_stored(const struct db_result *r, void *arg)
 	struct link_ref *ref = arg;
 	struct agent_link *l = link_ref_get(ref);
 	char *vms = ref->vms;
+	long long ref_fence_after = ref->fence_after;
 
 	free(ref);
 	if (l == NULL) {
@@ -270,13 +285,24 @@ hello_stored(const struct db_result *r, void *arg)
 		link_close(old, "replaced by a new link from the same node");
 	l->node_id = node_id;
 	l->epoch = strtoll(PQgetvalue(r->res, 0, 1), NULL, 10);
-	send_msg(l, json_pack("{s:s, s:I, s:i}", "type", "welcome", "epoch", (json_int_t)l->epoch,
-			      "heartbeat_interval", HEARTBEAT_SECONDS));
+	json_t *welcome = json_pack("{s:s, s:I, s:i}", "type", "welcome", "epoch",
+				    (json_int_t)l->epoch, "heartbeat_interval", HEARTBEAT_SECONDS);
+	/* Declared dead meanwhile: the VMs it must no longer run (controller/failover.c). */
+	json_t *revoked = json_loads(PQgetvalue(r->res, 0, 2), 0, NULL);
+	if (json_array_size(revoked) > 0) {
+		log_warn("node %s comes back after it was declared dead: %zu VM(s) revoked", l->cn,
+			 json_array_size(revoked));
+		json_object_set(welcome, "revoked", revoked);
+	}
+	json_decref(revoked);
+	send_msg(l, welcome);
+	failover_node_hello(l->srv, node_id, ref_fence_after);
 	log_info("node %s (id %lld) online, epoch %lld", l->cn, (long long)l->node_id,
 		 (long long)l->epoch);
 	/* Its inventory (cores, RAM, storages) may have changed. */
 	capacity_invalidate(l->srv->capacity);
 	sync_vm_states(l, vms);
+	failover_node_fenced(l->srv, node_id, vms);
 	free(vms);
 }
 
@@ -291,7 +317,8 @@ on_hello(struct agent_link *l, json_t *msg)
 		"ram_mb = (j->>'ram_mb')::bigint, "
 		"bridges = ARRAY(SELECT jsonb_array_elements_text(j->'bridges')), "
 		"qemu_version = j->>'qemu_version', kvm = (j->>'kvm')::bool, accel = j->>'accel', "
-		"agent_version = $3, last_seen = now() FROM inv WHERE name = $1 "
+		"agent_version = $3, last_seen = now(), console_endpoint = j->>'console' "
+		"FROM inv WHERE name = $1 "
 		"RETURNING nodes.id, nodes.epoch), "
 		"gone AS (DELETE FROM node_storages s USING n WHERE s.node_id = n.id AND s.name <> "
 		"ALL(ARRAY(SELECT x->>'name' FROM inv, jsonb_array_elements(j->'storages') x))), "
@@ -301,14 +328,17 @@ on_hello(struct agent_link *l, json_t *msg)
 		"FROM n, inv, jsonb_array_elements(j->'storages') x ON CONFLICT (node_id, name) DO "
 		"UPDATE SET path = EXCLUDED.path, shared = EXCLUDED.shared, free_gb = "
 		"EXCLUDED.free_gb) "
-		"SELECT id, epoch FROM n";
+		"SELECT id, epoch, wr_node_revoked(id, $4::bigint, $5::jsonb)::text FROM n";
 
 	if (l->node_id != 0) {
 		send_error(l, "invalid", "hello was already sent");
 		return;
 	}
 	char *inv = json_dumps(json_object_get(msg, "inventory"), JSON_COMPACT);
-	const char *params[] = {l->cn, inv, json_string_value(json_object_get(msg, "version"))};
+	char epoch[24];
+	const char *params[] = {l->cn, inv, json_string_value(json_object_get(msg, "version")),
+				call_i64(epoch, json_integer_value(json_object_get(msg, "epoch"))),
+				NULL};
 	if (l->hello_timer) {
 		event_free(l->hello_timer);
 		l->hello_timer = NULL;
@@ -324,7 +354,10 @@ on_hello(struct agent_link *l, json_t *msg)
 	ref->l = l;
 	ref->serial = l->serial;
 	ref->vms = json_dumps(json_object_get(msg, "vms"), JSON_COMPACT);
-	db_query(l->srv->db, sql, 3, params, hello_stored, ref);
+	ref->fence_after = json_integer_value(
+		json_object_get(json_object_get(msg, "inventory"), "fence_after"));
+	params[4] = ref->vms ? ref->vms : "[]";
+	db_query(l->srv->db, sql, 5, params, hello_stored, ref);
 	free(inv);
 }
 
@@ -366,17 +399,36 @@ on_message(struct agent_link *l, json_t *msg)
 		send_error(l, "invalid", "hello first");
 		return;
 	}
+	failover_heard(l->srv, l->node_id);
 	switch (t) {
 	case PROTO_HELLO:
 		on_hello(l, msg);
 		return;
 	case PROTO_HEARTBEAT:
 		l->beat = true;
+		/* The echo is the agent's proof of contact (nodeagent/fence.c). */
+		send_msg(l, json_pack("{s:s, s:O}", "type", "heartbeat", "seq",
+				      json_object_get(msg, "seq")));
 		return;
 	case PROTO_REPLY:
 		on_reply(l, msg);
 		return;
+	case PROTO_IPS:
+		if (!guest_ips_store(l->srv, l->node_id, l->cn, msg, why, sizeof(why))) {
+			log_warn("node %s: bad ips message: %s", l->cn, why);
+			send_error(l, "invalid", why);
+		}
+		return;
+	case PROTO_STATS:
+		stats_ingest(l->srv, l->node_id, l->cn, msg);
+		return;
 	case PROTO_EVENT:
+		if (strcmp(json_string_value(json_object_get(msg, "event")), "migration") == 0) {
+			livemig_node_event(l->srv, l->node_id,
+					   json_integer_value(json_object_get(msg, "vm")),
+					   json_string_value(json_object_get(msg, "detail")));
+			return;
+		}
 		lifecycle_node_event(l->srv, l->node_id,
 				     json_integer_value(json_object_get(msg, "vm")),
 				     json_string_value(json_object_get(msg, "event")),

@@ -22,6 +22,9 @@ bool agents_start(struct server *srv) __attribute__((warn_unused_result));
 void agents_stop(struct server *srv);
 
 bool agents_node_online(struct server *srv, int64_t node_id);
+/* Close the node's link if it was welcomed with an epoch below below_epoch (failover). */
+void agents_close_node(struct server *srv, int64_t node_id, int64_t below_epoch,
+		       const char *reason);
 /* The ids of the connected nodes, sorted (for bsearch); malloc'd, *n entries. */
 int64_t *agents_online_ids(struct server *srv, size_t *n);
 bool agents_ids_contain(const int64_t *ids, size_t n, int64_t id);

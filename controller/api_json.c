@@ -83,21 +83,6 @@ send_error(struct evhttp_request *req, enum api_error err, const char *message)
 }
 
 static void
-call_free(struct call *c)
-{
-	if (c->state_free != NULL)
-		c->state_free(c->state);
-	json_decref(c->args);
-	json_decref(c->audit_detail);
-	free(c->session_cookie);
-	free(c->bearer);
-	free(c->csrf_header);
-	free(c->set_cookie);
-	explicit_bzero(&c->who, sizeof(c->who));
-	free(c);
-}
-
-static void
 respond(struct call *c, enum api_error err, const char *message, json_t *result)
 {
 	struct evhttp_request *req = c->binding;
@@ -167,10 +152,42 @@ authenticated(struct call *c)
 }
 
 void
+api_json_take_credentials(struct call *c, struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	char *peer = NULL;
+	ev_uint16_t port = 0;
+
+	evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
+	snprintf(c->client_ip, sizeof(c->client_ip), "%s", peer ? peer : "-");
+
+	const char *cookie = evhttp_find_header(in, "Cookie");
+	const char *authz = evhttp_find_header(in, "Authorization");
+	const char *csrf = evhttp_find_header(in, "X-CSRF-Token");
+	if (cookie != NULL)
+		c->session_cookie = cookie_value(cookie, SESSION_COOKIE);
+	if (authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0)
+		c->bearer = strdup(authz + 7);
+	if (csrf != NULL)
+		c->csrf_header = strdup(csrf);
+}
+
+void
+api_json_send_error(struct evhttp_request *req, enum api_error err, const char *message)
+{
+	send_error(req, err, message);
+}
+
+void
+api_json_call_free(struct call *c)
+{
+	call_free(c);
+}
+
+void
 api_json_handle(struct server *srv, struct evhttp_request *req, const char *op_name)
 {
 	const struct op *op = api_op_find(op_name);
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	struct evbuffer *body = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(body);
 	char why[256];
@@ -216,36 +233,15 @@ api_json_handle(struct server *srv, struct evhttp_request *req, const char *op_n
 		return;
 	}
 
-	struct call *c = calloc(1, sizeof(*c));
+	struct call *c = call_new(srv, op, args);
 	if (c == NULL) {
 		json_decref(args);
 		send_error(req, API_BUSY, "out of memory");
 		return;
 	}
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	c->started = (double)now.tv_sec + now.tv_nsec / 1e9;
-	c->srv = srv;
-	c->op = op;
-	c->args = args;
 	c->binding = req;
 	c->respond = respond;
-	srv->inflight++;
-
-	char *peer = NULL;
-	ev_uint16_t port = 0;
-	evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &port);
-	snprintf(c->client_ip, sizeof(c->client_ip), "%s", peer ? peer : "-");
-
-	const char *cookie = evhttp_find_header(in, "Cookie");
-	const char *authz = evhttp_find_header(in, "Authorization");
-	const char *csrf = evhttp_find_header(in, "X-CSRF-Token");
-	if (cookie != NULL)
-		c->session_cookie = cookie_value(cookie, SESSION_COOKIE);
-	if (authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0)
-		c->bearer = strdup(authz + 7);
-	if (csrf != NULL)
-		c->csrf_header = strdup(csrf);
+	api_json_take_credentials(c, req);
 
 	if (op->flags & OP_PUBLIC) {
 		op->handler(c);

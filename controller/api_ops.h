@@ -14,6 +14,7 @@ enum op_flags {
 	OP_PENDING_OK = 1 << 2, /* allowed while the second factor is pending */
 	OP_ENROL_OK = 1 << 3,	/* allowed while TOTP enrolment is required */
 	OP_NO_CSRF = 1 << 4,	/* login itself cannot carry a CSRF token */
+	OP_NO_SOAP = 1 << 5,	/* session operations: not offered by the SOAP binding */
 };
 
 struct op {
@@ -23,6 +24,11 @@ struct op {
 	const struct param *params;
 	const char *result; /* what the result holds, for the docs */
 	void (*handler)(struct call *c);
+	/*
+	 * The fields of the result object, for the WSDL's output types and the SOAP encoder
+	 * (conventions in api_results.h). NULL: the WSDL declares an open result (xsd:any).
+	 */
+	const struct param *result_schema;
 };
 
 extern const struct op api_ops[];

@@ -148,3 +148,70 @@ auth_authenticate(struct call *c, call_done_fn next)
 				call_i64(absolute, s->session_absolute_timeout)};
 	call_sql_json(c, session_sql, 3, params, authenticated);
 }
+
+static void
+throttle_checked(struct call *c, json_t *row)
+{
+	bool yes = json_is_true(json_object_get(row, "throttled"));
+
+	if (yes) {
+		log_warn("login for '%s' from %s throttled",
+			 json_string_value(json_object_get(row, "username")) ?: "-", c->client_ip);
+		json_decref(row);
+		call_fail(c, API_THROTTLED, "too many failed logins; try again later");
+		return;
+	}
+	json_decref(row);
+	c->resolving.next(c);
+}
+
+void
+auth_throttle_check(struct call *c, const char *username, call_done_fn next)
+{
+	static const char sql[] =
+		"WITH th AS (SELECT (SELECT count(*) FROM login_failures WHERE lower(username) = "
+		"lower($1) AND at > now() - make_interval(secs => $3::int)) >= $4::int OR "
+		"(SELECT count(*) FROM login_failures WHERE client_ip = $2 AND at > now() - "
+		"make_interval(secs => $3::int)) >= $5::int AS throttled), "
+		"a AS (INSERT INTO audit (username, event, client_ip) SELECT $1, "
+		"'login.throttled', $2 "
+		"FROM th WHERE throttled) SELECT json_build_object('throttled', throttled, "
+		"'username', $1::text) FROM th";
+	const struct settings *s = &c->srv->settings;
+	char win[24], mu[24], mi[24];
+	const char *params[] = {username, c->client_ip, call_i64(win, s->login_window),
+				call_i64(mu, s->login_max_user_failures),
+				call_i64(mi, s->login_max_ip_failures)};
+
+	c->resolving.next = next;
+	call_sql_json(c, sql, 5, params, throttle_checked);
+}
+
+static void
+failure_recorded(struct call *c, const PGresult *res)
+{
+	call_fail(c, API_UNAUTHENTICATED, "%s",
+		  PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "authentication failed");
+}
+
+void
+auth_login_failed(struct call *c, const char *username, const char *why, const char *message)
+{
+	static const char sql[] =
+		"WITH f AS (INSERT INTO login_failures (username, client_ip) VALUES ($1, $2)) "
+		"INSERT INTO audit (user_id, username, scope_path, event, detail, client_ip) "
+		"VALUES (nullif($3, '0')::bigint, $1, $4::bigint[], 'login.failed', $5, $2) "
+		"RETURNING $6::text";
+	char uid[24], path[MAX_PATH * 24];
+	const char *params[] = {
+		username,
+		c->client_ip,
+		call_i64(uid, c->who.user_id),
+		c->who.user_id ? call_path_text(c->who.path, c->who.path_len, path, sizeof(path))
+			       : NULL,
+		why,
+		message};
+
+	log_info("failed login for '%s' from %s: %s", username, c->client_ip, why);
+	call_sql(c, sql, 6, params, failure_recorded);
+}

@@ -5,12 +5,46 @@
 #ifndef WEBRACK_AUTH_H
 #define WEBRACK_AUTH_H
 
+#include <time.h>
+
 #include "call.h"
 
 #define SESSION_COOKIE "wr_session"
 
 /* Fill c->who from the credentials the binding stored in c; next runs only on success. */
 void auth_authenticate(struct call *c, call_done_fn next);
+
+/*
+ * Login throttling, shared by login, login-totp and the SOAP UsernameToken: next runs when the
+ * username and the client address are below their failure limits; otherwise the call is
+ * answered throttled (and audited) without looking at the password.
+ */
+void auth_throttle_check(struct call *c, const char *username, call_done_fn next);
+
+/*
+ * Record a failed login (login_failures for throttling, an audit row naming why) and answer
+ * unauthenticated with message. c->who names the user when known.
+ */
+void auth_login_failed(struct call *c, const char *username, const char *why, const char *message);
+
+/* A WS-Security UsernameToken as the SOAP binding received it (strings live as long as c). */
+struct auth_wsse {
+	const char *username;
+	const char *password;
+	const char *nonce;
+	time_t created;
+};
+
+/*
+ * Authenticate c by a UsernameToken (auth_wsse.c): Created within soap_wsse_window, the
+ * throttle, the nonce never seen before (PostgreSQL), then the password through the same
+ * argon2 path as login. Users with TOTP (or who must enrol it) are refused: they use API tokens.
+ * Sets who->kind = AUTH_PASSWORD; next runs only on success.
+ */
+void auth_wsse(struct call *c, const struct auth_wsse *cred, call_done_fn next);
+
+/* Forget nonces whose Created can no longer pass the window (maintenance). */
+void auth_wsse_cleanup(struct server *srv);
 
 /* Fill c->who from a JSON principal as produced by the auth queries (also used by login). */
 bool auth_principal_from_json(struct principal *who, json_t *j) __attribute__((warn_unused_result));

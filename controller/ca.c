@@ -298,3 +298,46 @@ out:
 	EVP_PKEY_free(key);
 	return ok;
 }
+
+bool
+ca_issue_client(const char *ca_cert_path, const char *ca_key_path, const char *cn, X509 **cert_out,
+		EVP_PKEY **key_out, char *why, size_t whylen)
+{
+	X509 *ca = read_pem(ca_cert_path, false), *cert = X509_new();
+	EVP_PKEY *ca_key = read_pem(ca_key_path, true), *key = EVP_EC_gen("P-256");
+	X509_NAME *subject = X509_NAME_new();
+	bool ok = false;
+
+	if (ca == NULL || ca_key == NULL || key == NULL || cert == NULL || subject == NULL) {
+		snprintf(why, whylen, "cannot read the CA or make a key");
+		goto out;
+	}
+	X509_set_version(cert, 2);
+	X509_gmtime_adj(X509_getm_notBefore(cert), -300);
+	X509_gmtime_adj(X509_getm_notAfter(cert), 365L * 86400);
+	X509_set_pubkey(cert, key);
+	X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
+				   0);
+	X509_set_subject_name(cert, subject);
+	X509_set_issuer_name(cert, X509_get_subject_name(ca));
+	if (!random_serial(cert) ||
+	    !add_ext(cert, ca, NID_basic_constraints, "critical,CA:FALSE") ||
+	    !add_ext(cert, ca, NID_key_usage, "critical,digitalSignature") ||
+	    !add_ext(cert, ca, NID_ext_key_usage, "clientAuth") ||
+	    X509_sign(cert, ca_key, EVP_sha256()) == 0) {
+		ssl_why(why, whylen, "cannot sign the console client certificate");
+		goto out;
+	}
+	*cert_out = cert;
+	*key_out = key;
+	cert = NULL;
+	key = NULL;
+	ok = true;
+out:
+	X509_NAME_free(subject);
+	X509_free(ca);
+	X509_free(cert);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(key);
+	return ok;
+}

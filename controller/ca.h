@@ -31,6 +31,13 @@ bool ca_issue_server(const char *ca_cert_path, const char *ca_key_path, const ch
 		     X509 **cert, EVP_PKEY **key, char *why, size_t whylen)
 	__attribute__((warn_unused_result));
 
+/*
+ * A client certificate (EKU clientAuth) with CN cn and a fresh P-256 key, signed by the CA, valid
+ * one year; made at every start and kept in memory (webrackd's console client, PROTO_CONSOLE_CN).
+ */
+bool ca_issue_client(const char *ca_cert_path, const char *ca_key_path, const char *cn, X509 **cert,
+		     EVP_PKEY **key, char *why, size_t whylen) __attribute__((warn_unused_result));
+
 /* The CA certificate as PEM text (malloc'd), for joining nodes. */
 char *ca_cert_pem(const char *ca_cert_path);
 

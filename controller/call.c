@@ -10,12 +10,45 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_ops.h"
 #include "call.h"
 #include "journal.h"
 #include "log.h"
 #include "server.h"
+
+struct call *
+call_new(struct server *srv, const struct op *op, json_t *args)
+{
+	struct call *c = calloc(1, sizeof(*c));
+	struct timespec now;
+
+	if (c == NULL)
+		return NULL;
+	clock_gettime(CLOCK_REALTIME, &now);
+	c->started = (double)now.tv_sec + now.tv_nsec / 1e9;
+	c->srv = srv;
+	c->op = op;
+	c->args = args;
+	srv->inflight++;
+	return c;
+}
+
+void
+call_free(struct call *c)
+{
+	if (c->state_free != NULL)
+		c->state_free(c->state);
+	json_decref(c->args);
+	json_decref(c->audit_detail);
+	free(c->session_cookie);
+	free(c->bearer);
+	free(c->csrf_header);
+	free(c->set_cookie);
+	explicit_bzero(&c->who, sizeof(c->who));
+	free(c);
+}
 
 void
 call_reply(struct call *c, json_t *result)

@@ -34,7 +34,8 @@ enum api_error {
 	API_INTERNAL,
 };
 
-enum auth_kind { AUTH_NONE, AUTH_SESSION, AUTH_TOKEN };
+/* AUTH_PASSWORD: a SOAP request carrying a WS-Security UsernameToken (password per request). */
+enum auth_kind { AUTH_NONE, AUTH_SESSION, AUTH_TOKEN, AUTH_PASSWORD };
 
 #define MAX_GRANTS 256
 #define MAX_PATH   16
@@ -101,6 +102,15 @@ struct call {
 		call_done_fn next;
 	} resolving; /* call_resolve() in flight */
 };
+
+/*
+ * A new call of op with its schema-checked args (owned by the call from now on), counted in
+ * flight; NULL when out of memory (args then stay the caller's). The binding fills client_ip,
+ * credentials, binding and respond.
+ */
+struct call *call_new(struct server *srv, const struct op *op, json_t *args);
+/* Release a call once its answer is on the way; the binding's respond() calls it. */
+void call_free(struct call *c);
 
 /* Answer the call (takes ownership of result) and end it. */
 void call_reply(struct call *c, json_t *result);

@@ -1,6 +1,7 @@
 /*
  * The HTTPS listener and router. TLS is terminated by bufferevent_openssl per connection; evhttp
  * parses requests with caps on header and body size. Routes: /api/v1/<op> (JSON binding),
+ * GET /api/v1/ (the operation table described as JSON, api_describe.c),
  * /healthz, and the portal's static files under www_dir.
  */
 #include "config.h"
@@ -9,6 +10,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,11 +21,15 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "api_describe.h"
 #include "api_json.h"
+#include "console.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
 #include "server.h"
+#include "soap_http.h"
+#include "stats_graph.h"
 
 #define HEADERS_MAX	     (16 * 1024)
 #define HTTP_TIMEOUT_SECONDS 60
@@ -116,8 +123,18 @@ static_path_ok(const char *p)
 	return true;
 }
 
+static void handle_static_in(struct server *srv, struct evhttp_request *req, const char *root,
+			     const char *path);
+
 static void
 handle_static(struct server *srv, struct evhttp_request *req, const char *path)
+{
+	handle_static_in(srv, req, srv->settings.www_dir, path);
+}
+
+/* A file under root (www_dir, or novnc_dir for /novnc/). */
+static void
+handle_static_in(struct server *srv, struct evhttp_request *req, const char *root, const char *path)
 {
 	char file[1024];
 	struct stat st;
@@ -134,7 +151,7 @@ handle_static(struct server *srv, struct evhttp_request *req, const char *path)
 		send_text(req, 404, "Not Found", "text/plain", "not found\n");
 		return;
 	}
-	snprintf(file, sizeof(file), "%s%s", srv->settings.www_dir, path);
+	snprintf(file, sizeof(file), "%s%s", root, path);
 	fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		if (fd >= 0)
@@ -172,12 +189,36 @@ route(struct evhttp_request *req, void *arg)
 			  "\"the controller is shutting down\"}}\n");
 		return;
 	}
+	if (strcmp(path, "/api/v1/") == 0) {
+		api_describe_handle(req);
+		return;
+	}
 	if (strncmp(path, "/api/v1/", 8) == 0) {
 		api_json_handle(srv, req, path + 8);
 		return;
 	}
+	if (strncmp(path, "/stats/", 7) == 0) {
+		stats_graph_handle(srv, req, path + 7);
+		return;
+	}
+	if (strcmp(path, "/soap") == 0) {
+		soap_http_handle(srv, req);
+		return;
+	}
 	if (strcmp(path, "/healthz") == 0) {
 		handle_healthz(srv, req);
+		return;
+	}
+	if (strcmp(path, "/console/ws") == 0) {
+		console_ws_handle(srv, req);
+		return;
+	}
+	if (strncmp(path, "/console/", 9) == 0) { /* /console/<vserver id>: the console page */
+		handle_static(srv, req, "/console.html");
+		return;
+	}
+	if (strncmp(path, "/novnc/", 7) == 0) { /* noVNC from Debian's novnc package */
+		handle_static_in(srv, req, srv->settings.novnc_dir, path + 6);
 		return;
 	}
 	handle_static(srv, req, path);
@@ -210,6 +251,15 @@ http_start(struct server *srv)
 		log_error("cannot listen on %s: %s", srv->settings.listen, strerror(errno));
 		return false;
 	}
+	/*
+	 * evhttp writes a reply's headers and body as separate TLS records: with Nagle the body
+	 * waits for the client's delayed ACK of the headers (40 ms per keep-alive request).
+	 * Accepted sockets inherit TCP_NODELAY from the listener on Linux.
+	 */
+	int one = 1;
+	if (setsockopt(evhttp_bound_socket_get_fd(srv->listener), IPPROTO_TCP, TCP_NODELAY, &one,
+		       sizeof(one)) != 0)
+		log_warn("TCP_NODELAY on %s: %s", srv->settings.listen, strerror(errno));
 	log_info("listening on https://%s", srv->settings.listen);
 	return true;
 }

@@ -20,8 +20,10 @@
 #include "agents.h"
 #include "call.h"
 #include "capacity.h"
+#include "console.h"
 #include "db.h"
 #include "lifecycle.h"
+#include "livemig.h"
 #include "log.h"
 #include "placement.h"
 #include "server.h"
@@ -128,6 +130,9 @@ finish(struct run *r, bool ok, const char *info, const char *state)
 	log_info("task %lld (%s vServer %lld) %s%s%s", (long long)r->task_id, r->action,
 		 (long long)r->vserver_id, ok ? "done" : "failed", info && *info ? ": " : "",
 		 info ? info : "");
+	/* A console stays open only while the guest runs where it ran (tickets: SQL trigger). */
+	if (state != NULL && strcmp(state, "running") != 0 && strcmp(state, "paused") != 0)
+		console_revoke_vserver(r->srv, r->vserver_id, "the vServer stopped or moved");
 	db_query(r->srv->db, sql, 5, params, finished, r);
 }
 
@@ -206,7 +211,14 @@ command_replied(void *arg, bool ok, json_t *result, const char *code, const char
 		goto_step(r, r->cmd_next);
 		return;
 	}
-	if (code != NULL && (strcmp(code, "node_offline") == 0 || strcmp(code, "timeout") == 0) &&
+	/*
+	 * image_locked: another QEMU still has the disk open, e.g. on a node declared dead whose
+	 * frozen agent could not fence it yet (controller/failover.c); it is retried like a
+	 * missing node, so the guest starts once the old QEMU is gone and never runs twice.
+	 */
+	if (code != NULL &&
+	    (strcmp(code, "node_offline") == 0 || strcmp(code, "timeout") == 0 ||
+	     strcmp(code, "image_locked") == 0) &&
 	    ++r->node_attempts < NODE_RETRY_MAX) {
 		struct timeval tv = {NODE_RETRY_SECONDS, 0};
 		log_info("task %lld: node not answering (%s); retrying %s", (long long)r->task_id,
@@ -278,6 +290,8 @@ place(struct run *r, const char *next)
 		.ram_mb = vs_int(r, "ram_mb"),
 		.disk_gb = vs_bool(r, "disk_created") ? 0 : vs_int(r, "disk_gb"),
 		.vdc_id = vs_int(r, "vdc_id"),
+		/* A failover restart may (and prefers to) use reserve nodes. */
+		.use_reserve = strcmp(r->action, "vserver-failover") == 0,
 		/* A disk on local (not shared) storage ties the vServer to its node. */
 		.only_id = vs_bool(r, "disk_created") && !vs_bool(r, "disk_shared")
 				   ? vs_int(r, "disk_node_id")
@@ -604,7 +618,7 @@ advance(struct run *r)
 {
 	const char *a = r->action;
 
-	if (strcmp(a, "vserver-start") == 0)
+	if (strcmp(a, "vserver-start") == 0 || strcmp(a, "vserver-failover") == 0)
 		act_start(r);
 	else if (strcmp(a, "vserver-stop") == 0)
 		act_simple(r, "vm.stop", NULL, NULL, "stopped", "stopped");
@@ -626,7 +640,13 @@ advance(struct run *r)
 		act_resize(r);
 	else if (strcmp(a, "vserver-attach-iso") == 0 || strcmp(a, "vserver-detach-iso") == 0)
 		act_media(r);
-	else
+	else if (strcmp(a, "vserver-migrate") == 0) {
+		/* Live migration has its own steps (livemig.c); a resumed one goes there too. */
+		struct server *srv = r->srv;
+		int64_t task = r->task_id;
+		run_free(r);
+		livemig_run(srv, task);
+	} else
 		fail(r, "unknown action %s", a);
 }
 
@@ -760,6 +780,8 @@ lifecycle_node_event(struct server *srv, int64_t node_id, int64_t vserver_id, co
 		state = "running";
 	if (state == NULL)
 		return;
+	if (strcmp(state, "running") != 0)
+		console_revoke_vserver(srv, vserver_id, "the vServer stopped");
 	const char *params[] = {call_i64(vid, vserver_id), call_i64(nid, node_id), state,
 				detail ? detail : ""};
 	db_query(srv->db, sql, 4, params, event_stored, NULL);

@@ -19,18 +19,24 @@
 #include <event2/thread.h>
 
 #include "agents.h"
+#include "auth.h"
 #include "api_ops.h"
 #include "bootstrap.h"
-#include "capacity.h"
 #include "ca.h"
 #include "call.h"
+#include "capacity.h"
+#include "console.h"
 #include "db.h"
+#include "failover.h"
 #include "http.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "migrate.h"
 #include "server.h"
+#include "soap_wsdl.h"
 #include "tls.h"
+#include "stats_graph.h"
+#include "stats_rrd.h"
 #include "workq.h"
 
 #define DEFAULT_CONFIG	    WEBRACK_SYSCONFDIR "/webrack/webrackd.conf"
@@ -44,7 +50,8 @@ usage(FILE *out)
 		     "       webrackd [-c FILE] --migrate\n"
 		     "       webrackd [-c FILE] --create-admin USERNAME   (password from "
 		     "WEBRACK_ADMIN_PASSWORD or stdin)\n"
-		     "       webrackd --dump-api | --help-config | --version | --help\n"
+		     "       webrackd --dump-api | --dump-wsdl[=URL] | --help-config | --version | "
+		     "--help\n"
 		     "\n"
 		     "  -c, --config FILE    configuration file (default " DEFAULT_CONFIG ")\n"
 		     "  -n, --check          check the configuration and exit\n"
@@ -55,6 +62,8 @@ usage(FILE *out)
 		     "      --init-ca        create the CA that signs node certificates (ca_cert, "
 		     "ca_key)\n"
 		     "      --dump-api       print the API reference (Markdown) and exit\n"
+		     "      --dump-wsdl[=URL] print the SOAP WSDL (endpoint URL, "
+		     "default " SOAP_DEFAULT_LOCATION ") and exit\n"
 		     "      --help-config    list every configuration key with its default\n"
 		     "  -V, --version        print the version\n"
 		     "  -h, --help           this text\n"
@@ -149,6 +158,7 @@ on_maintenance(evutil_socket_t fd, short what, void *arg)
 
 	if (db_is_up(srv->db))
 		db_query(srv->db, sql, 3, params, maintenance_done, NULL);
+	auth_wsse_cleanup(srv);
 }
 
 static void
@@ -258,11 +268,13 @@ run_server(struct server *srv)
 	if (srv->base == NULL)
 		goto out;
 	srv->workq = workq_new(srv->base, (int)srv->settings.workers);
+	if (srv->workq != NULL && (srv->stats_writer = stats_writer_new(srv)) == NULL)
+		goto out;
 	srv->db = db_new(srv->base, srv->settings.db, (int)srv->settings.db_pool_size,
 			 (int)srv->settings.db_queue_max);
 	srv->capacity = capacity_new(srv);
 	if (srv->workq == NULL || srv->db == NULL || srv->capacity == NULL || !http_start(srv) ||
-	    !agents_start(srv))
+	    !agents_start(srv) || !console_start(srv) || !failover_start(srv))
 		goto out;
 
 	sigterm = evsignal_new(srv->base, SIGTERM, on_terminate, srv);
@@ -291,11 +303,15 @@ run_server(struct server *srv)
 	if (srv->drain_timer)
 		event_free(srv->drain_timer);
 out:
+	console_stop(srv); /* before evhttp: open consoles own their connections */
 	agents_stop(srv);
 	http_free(srv);
 	capacity_free(srv->capacity);
 	workq_free(srv->workq);
+	stats_graph_cache_free(srv);
+	stats_writer_free(srv->stats_writer);
 	db_free(srv->db);
+	failover_stop(srv); /* after db_free: it answers the monitor's queries in flight */
 	if (srv->base)
 		event_base_free(srv->base);
 	SSL_CTX_free(srv->tls);
@@ -305,7 +321,14 @@ out:
 int
 main(int argc, char **argv)
 {
-	enum { OPT_MIGRATE = 256, OPT_CREATE_ADMIN, OPT_DUMP_API, OPT_HELP_CONFIG, OPT_INIT_CA };
+	enum {
+		OPT_MIGRATE = 256,
+		OPT_CREATE_ADMIN,
+		OPT_DUMP_API,
+		OPT_HELP_CONFIG,
+		OPT_INIT_CA,
+		OPT_DUMP_WSDL
+	};
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check", no_argument, NULL, 'n'},
@@ -313,6 +336,7 @@ main(int argc, char **argv)
 		{"migrate", no_argument, NULL, OPT_MIGRATE},
 		{"create-admin", required_argument, NULL, OPT_CREATE_ADMIN},
 		{"dump-api", no_argument, NULL, OPT_DUMP_API},
+		{"dump-wsdl", optional_argument, NULL, OPT_DUMP_WSDL},
 		{"init-ca", no_argument, NULL, OPT_INIT_CA},
 		{"help-config", no_argument, NULL, OPT_HELP_CONFIG},
 		{"version", no_argument, NULL, 'V'},
@@ -347,6 +371,11 @@ main(int argc, char **argv)
 		case OPT_DUMP_API:
 			api_ops_write_markdown(stdout);
 			return 0;
+		case OPT_DUMP_WSDL:
+			return soap_wsdl_write(stdout, optarg ? optarg : SOAP_DEFAULT_LOCATION) &&
+					       fflush(stdout) == 0
+				       ? 0
+				       : 1;
 		case OPT_HELP_CONFIG:
 			config_print_table(settings_table, stdout);
 			return 0;

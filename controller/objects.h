@@ -40,7 +40,8 @@
 	"'name', v.name, 'cores', v.cores, 'ram_mb', v.ram_mb, 'disk_gb', v.disk_gb, "             \
 	"'state', v.state, 'node_id', v.node_id, 'nic_model', v.nic_model, 'template', "           \
 	"v.template, "                                                                             \
-	"'anti_affinity', v.anti_affinity, 'error', v.error, 'created_at', v.created_at, "         \
+	"'anti_affinity', v.anti_affinity, 'failover', v.failover, 'error', v.error, "             \
+	"'created_at', v.created_at, "                                                             \
 	"'node', (SELECT nd.name FROM nodes nd WHERE nd.id = v.node_id), 'macs', "                 \
 	"(SELECT json_agg(n.mac::text ORDER BY n.id) FROM nics n WHERE n.vserver_id = v.id), "     \
 	"'iso', (SELECT i.name FROM isos i WHERE i.path = v.iso))"
@@ -50,7 +51,8 @@
 	"json_build_object('id', k.id, 'type', k.object_type, 'object_type', k.object_type, "      \
 	"'object_id', k.object_id, 'object_name', k.object_name, 'action', k.action, "             \
 	"'user_id', k.user_id, 'username', k.username, 'started_at', k.started_at, "               \
-	"'ended_at', k.ended_at, 'status', k.status, 'info', k.info)"
+	"'ended_at', k.ended_at, 'status', k.status, 'info', k.info, 'progress', "                 \
+	"k.progress::text)"
 
 /* Audit rows aliased "e". */
 #define AUDIT_JSON                                                                                 \

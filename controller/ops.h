@@ -70,7 +70,10 @@ void op_vdc_delete(struct call *c);
 void op_vserver_create(struct call *c);
 void op_vserver_list(struct call *c);
 void op_vserver_get(struct call *c);
+void op_vserver_update(struct call *c);
 void op_vserver_delete(struct call *c);
+void op_vserver_ips(struct call *c);
+void op_vserver_ips_allocate(struct call *c);
 
 void op_node_join_token_create(struct call *c);
 void op_node_join(struct call *c);
@@ -83,14 +86,21 @@ void op_vserver_power(struct call *c);	   /* start, shutdown, stop, reset, pause
 void op_vserver_placement(struct call *c); /* park, unpark */
 /* Queue the call's op as a lifecycle task for the resolved vServer (subject). */
 void op_vserver_enqueue(struct call *c);
+void op_vserver_migrate(struct call *c); /* ops_migrate.c */
+void op_vserver_migrate_cancel(struct call *c);
 void op_vserver_resize(struct call *c);
 
 void op_iso_rescan(struct call *c);
 void op_iso_list(struct call *c);
 void op_vserver_attach_iso(struct call *c); /* attach (iso_id) and detach (no iso_id) */
 
+void op_vserver_console_ticket(struct call *c);
+
 void op_task_list(struct call *c);
 void op_task_get(struct call *c);
+void op_task_wait(struct call *c); /* ops_task_wait.c */
 void op_audit_list(struct call *c);
+
+void op_stats_get(struct call *c); /* ops_stats.c */
 
 #endif

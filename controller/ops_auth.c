@@ -64,65 +64,18 @@ login_username(struct call *c)
 	return c->who.user_id ? c->who.username : call_arg_str(c, "username");
 }
 
-static void
-throttle_checked(struct call *c, json_t *throttled)
-{
-	bool yes = json_is_true(throttled);
-
-	json_decref(throttled);
-	if (yes) {
-		log_warn("login for '%s' from %s throttled", login_username(c), c->client_ip);
-		call_fail(c, API_THROTTLED, "too many failed logins; try again later");
-		return;
-	}
-	c->resolving.next(c);
-}
-
 /* Step: throttle check for the username and the client address. */
 static void
 check_throttle(struct call *c, call_done_fn next)
 {
-	static const char sql[] =
-		"WITH th AS (SELECT (SELECT count(*) FROM login_failures WHERE lower(username) = "
-		"lower($1) AND at > now() - make_interval(secs => $3::int)) >= $4::int OR "
-		"(SELECT count(*) FROM login_failures WHERE client_ip = $2 AND at > now() - "
-		"make_interval(secs => $3::int)) >= $5::int AS throttled), "
-		"a AS (INSERT INTO audit (username, event, client_ip) SELECT $1, "
-		"'login.throttled', $2 "
-		"FROM th WHERE throttled) SELECT to_json(throttled) FROM th";
-	const struct settings *s = &c->srv->settings;
-	char win[24], mu[24], mi[24];
-	const char *params[] = {login_username(c), c->client_ip, call_i64(win, s->login_window),
-				call_i64(mu, s->login_max_user_failures),
-				call_i64(mi, s->login_max_ip_failures)};
-
-	c->resolving.next = next;
-	call_sql_json(c, sql, 5, params, throttle_checked);
+	auth_throttle_check(c, login_username(c), next);
 }
 
 /* Record a failed attempt, then answer 401 with one message for every cause. */
 static void
-failed_recorded(struct call *c, const PGresult *res)
-{
-	call_fail(c, API_UNAUTHENTICATED, "wrong username, password or code");
-}
-
-static void
 login_fail(struct call *c, const char *why)
 {
-	static const char sql[] =
-		"WITH f AS (INSERT INTO login_failures (username, client_ip) VALUES ($1, $2)) "
-		"INSERT INTO audit (user_id, username, scope_path, event, detail, client_ip) "
-		"VALUES (nullif($3, '0')::bigint, $1, $4::bigint[], 'login.failed', $5, $2)";
-	char uid[24], path[MAX_PATH * 24];
-	const char *params[] = {
-		login_username(c), c->client_ip, call_i64(uid, c->who.user_id),
-		c->who.user_id ? call_path_text(c->who.path, c->who.path_len, path, sizeof(path))
-			       : NULL,
-		why};
-
-	log_info("failed login for '%s' from %s: %s", login_username(c), c->client_ip, why);
-	call_sql(c, sql, 5, params, failed_recorded);
+	auth_login_failed(c, login_username(c), why, "wrong username, password or code");
 }
 
 static void
@@ -346,7 +299,9 @@ whoami_loaded(struct call *c, json_t *row)
 		if (own & (1u << i))
 			json_array_append_new(privs, json_string(rights_priv_name(1u << i)));
 	json_object_set_new(row, "auth",
-			    json_string(who->kind == AUTH_TOKEN ? "token" : "session"));
+			    json_string(who->kind == AUTH_TOKEN	     ? "token"
+					: who->kind == AUTH_PASSWORD ? "password"
+								     : "session"));
 	json_object_set_new(row, "account_privileges", privs);
 	json_object_set_new(row, "totp_required", json_boolean(who->mfa_pending));
 	json_object_set_new(row, "totp_enrol_required", json_boolean(who->enrol_only));

@@ -48,7 +48,8 @@ op_token_create(struct call *c)
 		"RETURNING " TOKEN_JSON;
 	char uid[24], days[24], hash[65], privs[1024];
 
-	if (c->who.kind != AUTH_SESSION) {
+	/* A token never mints tokens; a password (session or SOAP UsernameToken) must. */
+	if (c->who.kind != AUTH_SESSION && c->who.kind != AUTH_PASSWORD) {
 		call_fail(c, API_DENIED, "tokens are created from a logged-in session");
 		return;
 	}

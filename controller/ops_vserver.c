@@ -100,9 +100,11 @@ vserver_created(struct call *c, json_t *obj)
 static void
 vserver_create_resolved(struct call *c)
 {
-	static const char sql[] = "SELECT " VSERVER_JSON
-				  " FROM wr_vserver_create($1, $2, $3, $4, $5, $6, $7, $8, $9) v";
-	char b[5][24];
+	static const char sql[] =
+		"SELECT " VSERVER_JSON
+		" FROM wr_vserver_set_failover((SELECT id FROM wr_vserver_create($1, "
+		"$2, $3, $4, $5, $6, $7, $8, $9)), coalesce($10::bool, false)) v";
+	char b[6][24];
 	const char *params[] = {call_i64(b[0], c->subject.id),
 				call_arg_text(c, "vdc_id", b[1], 24),
 				call_arg_str(c, "name"),
@@ -111,10 +113,11 @@ vserver_create_resolved(struct call *c)
 				call_arg_text(c, "disk_gb", b[4], 24),
 				call_arg_str(c, "template"),
 				call_arg_str(c, "nic_model"),
-				call_arg_str(c, "anti_affinity")};
+				call_arg_str(c, "anti_affinity"),
+				call_arg_text(c, "failover", b[5], 24)};
 
 	ops_subject_new(c, "vserver", call_arg_str(c, "name"));
-	call_sql_json(c, sql, 9, params, vserver_created);
+	call_sql_json(c, sql, 10, params, vserver_created);
 }
 
 void
@@ -141,14 +144,40 @@ op_vserver_list(struct call *c)
 static void
 vserver_get_resolved(struct call *c)
 {
-	static const char sql[] = "SELECT " VSERVER_JSON " FROM vservers v WHERE v.id = $1";
-	call_sql_json_id(c, sql, c->subject.id, ops_reply_object);
+	/* "ips": the fresh guest addresses (controller/ops_ip.c, sql/008_guest_ips.sql). */
+	static const char sql[] =
+		"SELECT " VSERVER_JSON "::jsonb || jsonb_build_object('ips', "
+		"wr_guest_ips_fresh(v.id, $2::int)) FROM vservers v WHERE v.id = $1";
+	char id[24], stale[24];
+	const char *params[] = {call_i64(id, c->subject.id),
+				call_i64(stale, c->srv->settings.ip_stale_after)};
+
+	call_sql_json(c, sql, 2, params, ops_reply_object);
 }
 
 void
 op_vserver_get(struct call *c)
 {
 	call_resolve(c, "vserver", call_arg_int(c, "id", 0), 0, vserver_get_resolved);
+}
+
+/* The failover flag (sql/012_failover.sql); read by the failover monitor when a node dies. */
+static void
+vserver_update_resolved(struct call *c)
+{
+	static const char sql[] =
+		"SELECT " VSERVER_JSON " FROM wr_vserver_set_failover($1, $2::bool) v";
+	char id[24], b[24];
+	const char *params[] = {call_i64(id, c->subject.id), call_arg_text(c, "failover", b, 24)};
+
+	call_sql_json(c, sql, 2, params, ops_reply_changed);
+}
+
+void
+op_vserver_update(struct call *c)
+{
+	call_resolve(c, "vserver", call_arg_int(c, "id", 0), PRIV_VSERVER_EDIT,
+		     vserver_update_resolved);
 }
 
 static void

@@ -2,8 +2,9 @@
  * The placement rule. Hard constraints first, in the order an admin would check them: the node
  * is online and not in maintenance; reserve nodes only for failover; a vDataCenter's vServers
  * only on that vDataCenter's nodes and nobody else's vServers there; the anti-affinity group;
- * then cores, RAM and disk. Among the nodes left, the one with the most free cores wins (ties:
- * most free RAM, then the lowest id), which spreads load and so limits what one node failure
+ * then cores, RAM and disk. Among the nodes left, a failover restart takes a reserve node
+ * first; otherwise the one with the most free cores wins (ties: most free RAM, then the lowest
+ * id), which spreads load and so limits what one node failure
  * takes down. When nothing fits, the message names the constraint that ruled the last
  * candidates out, so "no capacity" always says what is missing.
  */
@@ -54,8 +55,12 @@ check(const struct placement_node *nd, const struct placement_request *r)
 }
 
 static bool
-better(const struct placement_node *a, const struct placement_node *b)
+better(const struct placement_node *a, const struct placement_node *b,
+       const struct placement_request *r)
 {
+	/* Failover goes to the nodes kept free for it first (controller/failover.c). */
+	if (r->use_reserve && a->reserve != b->reserve)
+		return a->reserve;
 	if (a->free_cores != b->free_cores)
 		return a->free_cores > b->free_cores;
 	if (a->free_ram_mb != b->free_ram_mb)
@@ -143,7 +148,7 @@ placement_pick(const struct placement_node *nodes, size_t n, const struct placem
 				worst = k;
 			continue;
 		}
-		if (best < 0 || better(&nodes[i], &nodes[best]))
+		if (best < 0 || better(&nodes[i], &nodes[best], r))
 			best = (int)i;
 	}
 	if (best < 0)

@@ -19,6 +19,9 @@ struct db;
 struct workq;
 struct evconnlistener;
 struct agent_link;
+struct stats_writer;
+struct stats_graph_cache;
+struct failover;
 
 struct server {
 	const char *config_file;
@@ -40,7 +43,11 @@ struct server {
 	struct agent_link *agent_links; /* live node links, see agents.c */
 	struct capacity *capacity;	/* the scheduler's cache, see capacity.c */
 	uint64_t agent_serial;
-	double started; /* CLOCK_REALTIME seconds at start-up */
+	double started;			       /* CLOCK_REALTIME seconds at start-up */
+	struct stats_writer *stats_writer;     /* RRD writes, see stats_rrd.c */
+	struct stats_graph_cache *stats_cache; /* recent graph PNGs, see stats_graph.c */
+	struct console *console;	       /* console proxy, see console.c */
+	struct failover *failover;	       /* the failover monitor, see failover.c */
 };
 
 /* Called when an API call finishes; completes a drain when it was the last one. */

@@ -74,6 +74,41 @@ const struct config_key settings_table[] = {
 	{"iso_dir", CONFIG_PATH, OFF(iso_dir), WEBRACK_LOCALSTATEDIR "/lib/webrack/isos", 0, 0,
 	 NULL, false,
 	 "the ISO library: *.iso files here (at the same path on every node) can be attached"},
+	{"rrd_dir", CONFIG_PATH, OFF(rrd_dir), WEBRACK_LOCALSTATEDIR "/lib/webrack/rrd", 0, 0, NULL,
+	 false,
+	 "directory of the statistics RRDs (vserver-ID.rrd, node-ID.rrd; as rrdcached sees it "
+	 "when rrdcached_address is set)"},
+	{"rrdcached_address", CONFIG_STRING, OFF(rrdcached_address), NULL, 0, 0, NULL, false,
+	 "write and read the RRDs through this rrdcached (unix:/path or host:port) instead of "
+	 "directly"},
+	{"stats_step", CONFIG_INT, OFF(stats_step), "10", 1, 300, NULL, false,
+	 "RRD step in seconds (the agents' stats_interval); the first archive keeps 24 h of it"},
+	{"ip_stale_after", CONFIG_INT, OFF(ip_stale_after), "3600", 1, 31536000, NULL, true,
+	 "seconds after its last ARP/NDP sighting at which a guest address is stale (no longer "
+	 "shown by vserver-get)"},
+	{"public_url", CONFIG_STRING, OFF(public_url), NULL, 0, 0, NULL, false,
+	 "https://HOST[:PORT] under which browsers reach the portal: console URLs and the "
+	 "WebSocket Origin check (default: https:// + listen, Origin must match Host)"},
+	{"vnc_listen", CONFIG_STRING, OFF(vnc_listen), NULL, 0, 0, NULL, false,
+	 "address:port of the VeNCrypt console listener for native VNC viewers (e.g. "
+	 "0.0.0.0:5901); unset: none"},
+	{"vnc_advertise", CONFIG_STRING, OFF(vnc_advertise), NULL, 0, 0, NULL, false,
+	 "host:port viewers are told to connect to (default: vnc_listen, with the public_url "
+	 "host for a wildcard address)"},
+	{"novnc_dir", CONFIG_PATH, OFF(novnc_dir), "/usr/share/novnc", 0, 0, NULL, false,
+	 "noVNC (Debian package novnc), served under /novnc/ for the console page"},
+	{"console_ticket_seconds", CONFIG_INT, OFF(console_ticket_seconds), "60", 2, 60, NULL, true,
+	 "lifetime of a one-time console ticket"},
+	{"soap_wsse_window", CONFIG_INT, OFF(soap_wsse_window), "300", 30, 3600, NULL, true,
+	 "seconds a SOAP WS-Security UsernameToken's Created may lie in the past or future"},
+	{"failover_after", CONFIG_INT, OFF(failover_after), "13", 3, 3600, NULL, false,
+	 "seconds without a heartbeat after which a node is declared dead and its failover "
+	 "vServers restart elsewhere; must exceed node_fence_after + failover_margin"},
+	{"failover_margin", CONFIG_INT, OFF(failover_margin), "2", 1, 600, NULL, false,
+	 "seconds the agents' self-fencing must be done before the controller fails over"},
+	{"node_fence_after", CONFIG_INT, OFF(node_fence_after), "10", 2, 3600, NULL, false,
+	 "the fence_after of the node agents (node.conf); agents report theirs and a node with a "
+	 "longer one is waited for longer"},
 	CONFIG_END,
 };
 
@@ -112,6 +147,25 @@ settings_load(struct settings *s, const char *file, struct config_errors *errs)
 			      s->agent_listen);
 	if ((s->ca_cert == NULL) != (s->ca_key == NULL))
 		config_report(errs, file, 0, "ca_cert and ca_key go together");
+	if (s->vnc_listen != NULL &&
+	    !config_parse_hostport(s->vnc_listen, host, sizeof(host), &port))
+		config_report(errs, file, 0, "vnc_listen: '%s' is not address:port", s->vnc_listen);
+	if (s->vnc_advertise != NULL &&
+	    !config_parse_hostport(s->vnc_advertise, host, sizeof(host), &port))
+		config_report(errs, file, 0, "vnc_advertise: '%s' is not host:port",
+			      s->vnc_advertise);
+	if (s->public_url != NULL &&
+	    (strncmp(s->public_url, "https://", 8) != 0 || s->public_url[8] == '\0' ||
+	     strchr(s->public_url + 8, '/') != NULL))
+		config_report(errs, file, 0, "public_url: '%s' is not https://HOST[:PORT]",
+			      s->public_url);
+	/* A node must have killed its guests before they are started elsewhere. */
+	if (s->failover_after <= s->node_fence_after + s->failover_margin)
+		config_report(
+			errs, file, 0,
+			"failover_after (%lld) must be greater than node_fence_after (%lld) + "
+			"failover_margin (%lld)",
+			s->failover_after, s->node_fence_after, s->failover_margin);
 	check_readable(errs, file, "tls_cert", s->tls_cert);
 	check_readable(errs, file, "tls_key", s->tls_key);
 	if (errs->count == before) {

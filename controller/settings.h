@@ -38,6 +38,19 @@ struct settings {
 	char *agent_listen;
 	char *agent_names;
 	char *iso_dir;
+	char *rrd_dir;
+	char *rrdcached_address;
+	long long stats_step;
+	long long ip_stale_after;
+	char *public_url;
+	char *vnc_listen; /* NULL: no VeNCrypt listener */
+	char *vnc_advertise;
+	char *novnc_dir;
+	long long console_ticket_seconds;
+	long long soap_wsse_window;
+	long long failover_after;   /* seconds of silence before a node is declared dead */
+	long long failover_margin;  /* failover_after must exceed node_fence_after + this */
+	long long node_fence_after; /* the agents' fence_after, for the check above */
 };
 
 extern const struct config_key settings_table[];

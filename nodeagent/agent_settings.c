@@ -55,6 +55,21 @@ const struct config_key agent_settings_table[] = {
 	 "error, warn, info or debug"},
 	{"log_syslog", CONFIG_BOOL, OFF(log_syslog), "no", 0, 0, NULL, false,
 	 "log to syslog instead of stderr"},
+	{"stats_interval", CONFIG_INT, OFF(stats_interval), "10", 1, 3600, NULL, false,
+	 "seconds between statistics samples sent to the controller"},
+	{"console_listen", CONFIG_STRING, OFF(console_listen), NULL, 0, 0, NULL, false,
+	 "host:port of the console endpoint for controllers (mutual TLS); unset: no console"},
+	{"console_advertise", CONFIG_STRING, OFF(console_advertise), NULL, 0, 0, NULL, false,
+	 "host:port controllers dial for the console (default: console_listen)"},
+	{"ip_refresh", CONFIG_INT, OFF(ip_refresh), "60", 1, 86400, NULL, false,
+	 "seconds after which a guest address seen again is re-sent to the controller (its "
+	 "last_seen); keep it well below the controller's ip_stale_after"},
+	{"migration_address", CONFIG_STRING, OFF(migration_address), NULL, 0, 0, NULL, false,
+	 "address (IPv4 or host name) other nodes reach this node on for incoming live "
+	 "migrations; unset: the node accepts none"},
+	{"watchdog_device", CONFIG_PATH, OFF(watchdog_device), NULL, 0, 0, NULL, false,
+	 "a watchdog (e.g. /dev/watchdog) fed only while the controller hears this node: a "
+	 "node that loses it, or an agent that hangs, is reset after fence_after; unset: none"},
 	CONFIG_END,
 };
 
@@ -128,6 +143,7 @@ agent_settings_load(struct agent_settings *s, const char *file, struct config_er
 	check_absolute(errs, file, "run_dir", s->run_dir);
 	check_absolute(errs, file, "storage_path", s->storage_path);
 	check_absolute(errs, file, "qemu_binary", s->qemu_binary);
+	check_absolute(errs, file, "watchdog_device", s->watchdog_device);
 	if (!agent_settings_valid_name(s->storage_name))
 		config_report(errs, file, 0, "storage_name: '%s' is not a valid name",
 			      s->storage_name);
@@ -138,6 +154,14 @@ agent_settings_load(struct agent_settings *s, const char *file, struct config_er
 			      "fence_after (%lld) must be at least twice heartbeat_interval (%lld)",
 			      s->fence_after, s->heartbeat_interval);
 	check_cores(s, file, errs);
+	if (s->console_listen != NULL &&
+	    !config_parse_hostport(s->console_listen, host, sizeof(host), &port))
+		config_report(errs, file, 0, "console_listen: '%s' is not host:port",
+			      s->console_listen);
+	if (s->console_advertise != NULL &&
+	    !config_parse_hostport(s->console_advertise, host, sizeof(host), &port))
+		config_report(errs, file, 0, "console_advertise: '%s' is not host:port",
+			      s->console_advertise);
 	return errs->count == before;
 }
 

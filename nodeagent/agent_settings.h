@@ -34,6 +34,12 @@ struct agent_settings {
 	long long fence_after;
 	int log_level; /* enum log_level */
 	bool log_syslog;
+	long long stats_interval;
+	char *console_listen;	 /* NULL: no console endpoint */
+	char *console_advertise; /* NULL: console_listen */
+	long long ip_refresh;	 /* seconds between re-sends of a known guest address */
+	char *migration_address; /* NULL: this node accepts no incoming migrations */
+	char *watchdog_device;	 /* fed while the controller hears us (fence.c); NULL: none */
 };
 
 extern const struct config_key agent_settings_table[];

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "console.h"
 #include "link.h"
 #include "log.h"
 #include "storage.h"
@@ -96,6 +97,37 @@ static const struct param disk_grow_args[] = {
 	PARAM_END,
 };
 
+static const struct param console_allow_args[] = {
+	{"vm", PARAM_INT, true, false, 1, INT64_MAX, NULL, "vServer id"},
+	{"token_hash", PARAM_STRING, true, false, 64, 64, NULL, "SHA-256 of the token, hex"},
+	{"expires_in", PARAM_INT, true, false, 1, 60, NULL, "seconds the token stays valid"},
+	PARAM_END,
+};
+
+static const struct param migrate_in_args[] = {
+	{"id", PARAM_INT, true, false, 1, INT64_MAX, NULL, "vServer id"},
+	{"postcopy", PARAM_BOOL, true, false, 0, 0, NULL, "allow a switch to post-copy"},
+	PARAM_END,
+};
+
+static const struct param migrate_out_args[] = {
+	{"id", PARAM_INT, true, false, 1, INT64_MAX, NULL, "vServer id"},
+	{"uri", PARAM_STRING, true, false, 8, 150, NULL, "tcp:HOST:PORT from vm.migrate-in"},
+	{"downtime_ms", PARAM_INT, true, false, 1, 60000, NULL, "downtime limit"},
+	{"bandwidth_mbps", PARAM_INT, true, false, 0, 1000000, NULL, "Mbit/s, 0 = unlimited"},
+	{"auto_converge", PARAM_BOOL, true, false, 0, 0, NULL, "throttle a busy guest"},
+	{"postcopy", PARAM_BOOL, true, false, 0, 0, NULL, "switch to post-copy at the bound"},
+	{"converge_seconds", PARAM_INT, true, false, 0, 86400, NULL,
+	 "bound for the pre-copy phase, 0 = none"},
+	PARAM_END,
+};
+
+static const struct param migrate_cancel_args[] = {
+	{"id", PARAM_INT, true, false, 1, INT64_MAX, NULL, "vServer id"},
+	{"reason", PARAM_STRING, false, false, 1, 200, NULL, "why (in the task's info)"},
+	PARAM_END,
+};
+
 /* Rows with a NULL handler are known ops the agent cannot run yet: "unsupported". */
 const struct command_entry command_table[] = {
 	{"node.ping", cmd_node_ping, no_args, "answers {\"pong\":true}"},
@@ -108,9 +140,18 @@ const struct command_entry command_table[] = {
 	{"vm.resume", vm_cmd_resume, id_args, "resume the vCPUs"},
 	{"vm.undefine", vm_cmd_undefine, id_args, "forget a stopped VM"},
 	{"vm.media", vm_cmd_media, media_args, "{id, iso or null}"},
+	{"vm.migrate-in", vm_cmd_migrate_in, migrate_in_args,
+	 "start QEMU -incoming defer, pin, listen; replies {uri}"},
+	{"vm.migrate-out", vm_cmd_migrate_out, migrate_out_args,
+	 "migrate to uri; replies when it ended"},
+	{"vm.migrate-cancel", vm_cmd_migrate_cancel, migrate_cancel_args,
+	 "cancel an outgoing migration"},
+	{"vm.migrate-status", vm_cmd_migrate_status, id_args, "query-migrate"},
 	{"disk.create", vm_cmd_disk_create, disk_create_args, "{storage, name, size_gb, backing?}"},
 	{"disk.delete", vm_cmd_disk_delete, disk_args, "{storage, name}"},
 	{"disk.grow", vm_cmd_disk_grow, disk_grow_args, "{storage, name, size_gb}"},
+	{"console.allow", console_cmd_allow, console_allow_args,
+	 "{vm, token_hash, expires_in}: one console connection to the VM's VNC"},
 	{NULL, NULL, NULL, NULL},
 };
 

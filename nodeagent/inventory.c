@@ -501,11 +501,20 @@ storage_json(const struct agent_settings *s)
 json_t *
 inventory_to_json(const struct inventory *inv, const struct agent_settings *s)
 {
-	return json_pack("{s:i, s:o, s:o, s:I, s:o, s:[o], s:s, s:b, s:s}", "cores",
-			 inv->cores.online_count, "housekeeping",
-			 int_list(inv->cores.housekeeping, inv->cores.nhousekeeping), "dedicated",
-			 int_list(inv->cores.dedicated, inv->cores.ndedicated), "ram_mb",
-			 (json_int_t)inv->ram_guest_mb, "bridges",
-			 inventory_bridges(INVENTORY_SYS_NET), "storages", storage_json(s),
-			 "qemu_version", inv->qemu_version, "kvm", inv->kvm, "accel", inv->accel);
+	json_t *j = json_pack(
+		"{s:i, s:o, s:o, s:I, s:o, s:[o], s:s, s:b, s:s}", "cores", inv->cores.online_count,
+		"housekeeping", int_list(inv->cores.housekeeping, inv->cores.nhousekeeping),
+		"dedicated", int_list(inv->cores.dedicated, inv->cores.ndedicated), "ram_mb",
+		(json_int_t)inv->ram_guest_mb, "bridges", inventory_bridges(INVENTORY_SYS_NET),
+		"storages", storage_json(s), "qemu_version", inv->qemu_version, "kvm", inv->kvm,
+		"accel", inv->accel);
+	const char *console = s->console_advertise ? s->console_advertise : s->console_listen;
+
+	/* Where controllers reach this node's console endpoint (nodeagent/console.c). */
+	if (j != NULL && console != NULL)
+		json_object_set_new(j, "console", json_string(console));
+	/* The controller waits longer than this before it fails our guests over (failover.c). */
+	if (j != NULL)
+		json_object_set_new(j, "fence_after", json_integer(s->fence_after));
+	return j;
 }

@@ -31,6 +31,7 @@
 
 #include "agent_settings.h"
 #include "commands.h"
+#include "fence.h"
 #include "jsonl.h"
 #include "link.h"
 #include "log.h"
@@ -74,6 +75,7 @@ struct link {
 
 	time_t error_window_start; /* CLOCK_MONOTONIC seconds */
 	int error_count;
+	struct fence *fence; /* told of heartbeats sent and echoed, and of revoked VMs */
 };
 
 static void link_connect(struct link *link);
@@ -231,6 +233,28 @@ link_send_event(struct link *link, long long vm, const char *event, const char *
 }
 
 bool
+link_send_stats(struct link *link, json_t *msg)
+{
+	if (link->state != LINK_UP) {
+		json_decref(msg);
+		return false;
+	}
+	return link_send(link, msg);
+}
+
+bool
+link_send_ips(struct link *link, json_t *msg)
+{
+	return link_send_stats(link, msg); /* the same rule: only while up, else dropped */
+}
+
+void
+link_set_fence(struct link *link, struct fence *fence)
+{
+	link->fence = fence;
+}
+
+bool
 link_is_up(const struct link *link)
 {
 	return link->state == LINK_UP;
@@ -281,9 +305,10 @@ static void
 on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
 	struct link *link = arg;
+	long long seq = link->heartbeat_seq++;
 
-	link_send(link, json_pack("{s:s, s:I}", "type", "heartbeat", "seq",
-				  (json_int_t)link->heartbeat_seq++));
+	if (link_send(link, json_pack("{s:s, s:I}", "type", "heartbeat", "seq", (json_int_t)seq)))
+		fence_heartbeat_sent(link->fence, seq);
 }
 
 /* ---- receiving ---- */
@@ -319,6 +344,8 @@ handle_welcome(struct link *link, const json_t *msg)
 	long long interval = json_integer_value(json_object_get(msg, "heartbeat_interval"));
 	struct timeval tv = {interval, 0};
 
+	/* Declared dead while away: forget those VMs before taking the new epoch. */
+	fence_revoke(link->fence, json_object_get(msg, "revoked"));
 	if (epoch > link->epoch && !epoch_store(link, epoch)) {
 		link_drop(link, "cannot persist the epoch");
 		return;
@@ -378,6 +405,12 @@ handle_message(struct link *link, const json_t *msg, enum proto_type type)
 			return count_error(link, "unexpected second welcome");
 		handle_welcome(link, msg);
 		break;
+	case PROTO_BEAT:
+		if (link->state != LINK_UP)
+			return count_error(link, "heartbeat before welcome");
+		fence_heartbeat_echoed(link->fence,
+				       json_integer_value(json_object_get(msg, "seq")));
+		return true;
 	case PROTO_COMMAND:
 		if (link->state != LINK_UP) {
 			link_drop(link, "command before welcome");
@@ -448,6 +481,9 @@ describe_failure(struct bufferevent *bev, short events, char *out, size_t len)
 	} else if ((events & BEV_EVENT_EOF) || e != 0) {
 		/* An abrupt close (no close_notify) arrives as SSL_ERROR_SYSCALL or as EOF. */
 		snprintf(out, len, "connection closed by the controller");
+	} else if ((events & BEV_EVENT_TIMEOUT) && (events & BEV_EVENT_READING)) {
+		/* The controller echoes every heartbeat: silence means a dead path (fence.c). */
+		snprintf(out, len, "nothing heard from the controller in time");
 	} else if (events & BEV_EVENT_TIMEOUT) {
 		snprintf(out, len, "write timeout");
 	} else if (err != 0) {
@@ -537,8 +573,12 @@ link_connect(struct link *link)
 	}
 	link->state = LINK_CONNECTING;
 	bufferevent_setcb(link->bev, on_read, NULL, on_event, link);
-	/* A controller that stops reading for fence_after seconds is as good as gone. */
-	bufferevent_set_timeouts(link->bev, NULL, &write_tv);
+	/*
+	 * A controller that stops reading for fence_after seconds is as good as gone; so is one we
+	 * hear nothing from (it echoes every heartbeat): a connection that died silently, e.g. in
+	 * a partition, is replaced instead of waiting for TCP to give up.
+	 */
+	bufferevent_set_timeouts(link->bev, &write_tv, &write_tv);
 	bufferevent_enable(link->bev, EV_READ | EV_WRITE);
 	evtimer_add(link->welcome_timer, &welcome_tv);
 	log_debug("connecting to controller %s:%d", link->host, link->port);

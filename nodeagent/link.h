@@ -38,6 +38,10 @@ void link_start(struct link *link);
 /* Close the connection (without touching any VM) and free everything. */
 void link_free(struct link *link);
 
+/* Report heartbeats and revoked VMs to the self-fencing module (fence.c); NULL: none. */
+struct fence;
+void link_set_fence(struct link *link, struct fence *fence);
+
 /* Whether the controller has welcomed us on the current connection. */
 bool link_is_up(const struct link *link);
 
@@ -46,6 +50,12 @@ long long link_epoch(const struct link *link);
 
 /* Send an event about a VM; false (and logged at debug) when the link is not up. */
 bool link_send_event(struct link *link, long long vm, const char *event, const char *detail);
+
+/* Send a "stats" message (stolen); false (and dropped) when the link is not up. */
+bool link_send_stats(struct link *link, json_t *msg);
+
+/* Send an "ips" message (stolen); false (and dropped) when the link is not up. */
+bool link_send_ips(struct link *link, json_t *msg);
 
 /*
  * Send the reply to command id received on connection generation; dropped when that connection

@@ -16,10 +16,14 @@
 #include <event2/event.h>
 
 #include "agent_settings.h"
+#include "console.h"
+#include "fence.h"
 #include "inventory.h"
 #include "join.h"
 #include "link.h"
 #include "log.h"
+#include "sniffer.h"
+#include "stats.h"
 #include "vm.h"
 
 #define DEFAULT_CONFIG WEBRACK_SYSCONFDIR "/webrack/node.conf"
@@ -32,7 +36,10 @@ struct agent {
 	struct inventory inventory;
 	struct event_base *base;
 	struct link *link;
-	struct vms *vms; /* the VM supervisor; also the commands' cmd->agent */
+	struct vms *vms;	 /* the VM supervisor; also the commands' cmd->agent */
+	struct console *console; /* console endpoint, NULL when console_listen is unset */
+	struct stats_sampler *stats;
+	struct fence *fence; /* self-fencing and the watchdog */
 };
 
 static void
@@ -116,6 +123,7 @@ run_agent(struct agent *agent)
 	struct link_callbacks cb = {hello_inventory, hello_vms, NULL};
 	char why[512];
 	int rc = 1;
+	struct sniffers *sniffers = NULL; /* ARP/NDP, reached through agent->vms */
 
 	if (!inventory_collect(&agent->inventory, &agent->settings, why, sizeof(why))) {
 		log_error("%s", why);
@@ -131,6 +139,13 @@ run_agent(struct agent *agent)
 		log_error("out of memory");
 		goto out;
 	}
+	/* Before vms_load, so that re-attached VMs are sniffed from the start. */
+	sniffers = sniffers_new(agent->base, (int)agent->settings.ip_refresh);
+	if (sniffers == NULL) {
+		log_error("out of memory");
+		goto out;
+	}
+	agent->vms->sniffers = sniffers;
 	/* Before the first hello, so that it lists the QEMUs re-attached to. */
 	if (vms_load(agent->vms) < 0)
 		goto out;
@@ -141,6 +156,24 @@ run_agent(struct agent *agent)
 		goto out;
 	}
 	vms_set_link(agent->vms, agent->link);
+	agent->fence = fence_new(agent->base, &agent->settings, agent->vms, why, sizeof(why));
+	if (agent->fence == NULL) {
+		log_error("%s", why);
+		goto out;
+	}
+	link_set_fence(agent->link, agent->fence);
+	sniffers_set_link(sniffers, agent->link);
+	agent->console = console_new(agent->base, &agent->settings, agent->vms, why, sizeof(why));
+	if (agent->console == NULL && why[0] != '\0') {
+		log_error("%s", why);
+		goto out;
+	}
+	agent->stats = stats_new(agent->base, agent->vms, agent->link,
+				 (int)agent->settings.stats_interval);
+	if (agent->stats == NULL) {
+		log_error("cannot start the statistics sampler");
+		goto out;
+	}
 	sigterm = evsignal_new(agent->base, SIGTERM, on_terminate, agent);
 	sigint = evsignal_new(agent->base, SIGINT, on_terminate, agent);
 	sighup = evsignal_new(agent->base, SIGHUP, on_reload, agent);
@@ -155,8 +188,12 @@ run_agent(struct agent *agent)
 	event_base_dispatch(agent->base);
 	rc = 0;
 out:
+	console_free(agent->console);
 	/* Detach from the guests first (pending commands are answered while the link exists). */
+	stats_free(agent->stats);
+	fence_free(agent->fence); /* disarms the watchdog: the guests keep running */
 	vms_free(agent->vms);
+	sniffers_free(sniffers);
 	if (agent->link)
 		link_free(agent->link);
 	if (sigterm)

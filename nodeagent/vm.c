@@ -37,6 +37,7 @@
 #include "proto.h"
 #include "qemu_cmdline.h"
 #include "qmp.h"
+#include "sniffer.h"
 #include "storage.h"
 #include "tap.h"
 #include "vm.h"
@@ -342,6 +343,7 @@ release_qemu(struct vm *vm)
 	char path[PATH_MAX], why[256];
 
 	drop_qmp(vm);
+	vm_migrate_release(vm, "QEMU exited");
 	if (vm->pid_ev_added) {
 		event_del(&vm->pid_ev);
 		vm->pid_ev_added = false;
@@ -353,6 +355,7 @@ release_qemu(struct vm *vm)
 	event_del(&vm->poll_ev);
 	event_del(&vm->deadline_ev);
 	vm->pid = 0;
+	sniffers_vm_down(vm->vms->sniffers, vm->spec.id);
 	for (size_t i = 0; i < vm->run.nnics; i++)
 		if (tap_delete(vm->run.nics[i].tap, why, sizeof(why)) != 0)
 			log_warn("%s: %s", vm->label, why);
@@ -486,7 +489,14 @@ vm_exited(evutil_socket_t fd, short what, void *arg)
 		else
 			snprintf(msg, sizeof(msg), "%s during start%s%s", how, tail[0] ? ": " : "",
 				 tail);
-		reply_waiter_error(vm, "start_failed", "%s", msg);
+		/* Another QEMU holds the disk (a node declared dead that did not fence yet):
+		 * a stable code, so the controller retries instead of failing (lifecycle.c). */
+		reply_waiter_error(vm,
+				   strstr(msg, "\"write\" lock") ||
+						   strstr(msg, "another process using the image")
+					   ? "image_locked"
+					   : "start_failed",
+				   "%s", msg);
 		if (vm->restarting) {
 			send_event(vm, "crashed", msg);
 			schedule_restart(vm, msg);
@@ -534,6 +544,27 @@ start_failed(struct vm *vm, const char *fmt, ...)
 	signal_qemu(vm, SIGKILL);
 }
 
+void
+vm_start_failed(struct vm *vm, const char *why)
+{
+	start_failed(vm, "%s", why);
+}
+
+void
+vm_kill_fenced(struct vm *vm)
+{
+	event_del(&vm->deadline_ev); /* no crash restart, no start deadline */
+	if (!vm_has_qemu(vm)) {
+		if (vm->state == VM_CRASHED)
+			vm->state = VM_STOPPED;
+		return;
+	}
+	vm->want = VM_WANT_STOP; /* its exit is a stop, never a crash to restart */
+	vm->fenced = true;
+	event_del(&vm->poll_ev);
+	signal_qemu(vm, SIGKILL);
+}
+
 /* ---- QMP ---- */
 
 static void
@@ -542,6 +573,7 @@ on_qmp_event(struct qmp *q, const char *name, const json_t *data, int64_t sec, i
 {
 	struct vm *vm = arg;
 
+	vm_migrate_qmp_event(vm, name, data);
 	if (strcmp(name, "SHUTDOWN") == 0) {
 		vm->guest_shutdown = true;
 		log_info("%s: QEMU reports SHUTDOWN (%s)", vm->label,
@@ -677,6 +709,10 @@ on_vcpus(struct qmp *q, const struct qmp_vcpu *vcpus, size_t n, const struct qmp
 	}
 	if (place_threads(vm, vcpus, n, why, sizeof(why)) != 0) {
 		start_failed(vm, "%s", why);
+		return;
+	}
+	if (vm->incoming) {
+		vm_migrate_pinned(vm); /* pinned before any RAM arrives */
 		return;
 	}
 	if (qmp_cont(q, on_cont, vm) != 0)
@@ -870,6 +906,7 @@ vm_start(struct vm *vm, struct command *cmd)
 	}
 	if (cmd != NULL)
 		vm->nrestarts = 0;
+	vm->fenced = false;
 	vm->run = vm->spec;
 	for (size_t i = 0; i < vm->run.nnics; i++) {
 		if (tap_create(vm->run.nics[i].tap, vm->bridges[i], why, sizeof(why)) != 0)
@@ -878,6 +915,10 @@ vm_start(struct vm *vm, struct command *cmd)
 	if (make_run_dir(vm, why, sizeof(why)) != 0)
 		goto fail;
 	argv = qemu_cmdline(&vm->run, vm->vms->s->qemu_binary);
+	if (argv != NULL && vm->incoming && vm_migrate_argv(&argv) != 0) {
+		qemu_cmdline_free(argv);
+		argv = NULL;
+	}
 	if (argv == NULL) {
 		snprintf(why, sizeof(why), "cannot build the QEMU command line");
 		goto fail;
@@ -887,6 +928,7 @@ vm_start(struct vm *vm, struct command *cmd)
 	if (pid < 0)
 		goto fail;
 	vm->state = VM_STARTING;
+	sniffers_vm_up(vm->vms->sniffers, &vm->run);
 	vm->want = VM_WANT_RUN;
 	vm->guest_shutdown = false;
 	vm->fail[0] = '\0';
@@ -1173,6 +1215,7 @@ adopt(struct vm *vm)
 	vm->state = VM_RUNNING; /* until query-status says otherwise */
 	vm->want = VM_WANT_RUN;
 	vm->run = vm->spec;
+	sniffers_vm_up(vm->vms->sniffers, &vm->run);
 	log_info("%s: re-attached to running QEMU pid %ld", vm->label, pid);
 	qmp_connect_now(vm);
 }
@@ -1239,10 +1282,14 @@ vms_hello(const struct vms *vms)
 {
 	json_t *list = json_array();
 
-	for (const struct vm *vm = vms->list; list != NULL && vm != NULL; vm = vm->next)
-		json_array_append_new(
-			list, json_pack("{s:I, s:s, s:i}", "id", (json_int_t)vm->spec.id, "state",
-					vm_state_name(vm->state), "pid", (int)vm->pid));
+	for (const struct vm *vm = vms->list; list != NULL && vm != NULL; vm = vm->next) {
+		json_t *e = json_pack("{s:I, s:s, s:i}", "id", (json_int_t)vm->spec.id, "state",
+				      vm_state_name(vm->state), "pid", (int)vm->pid);
+		/* The controller restarts a fenced failover vServer where it was (failover.c). */
+		if (e != NULL && vm->fenced && !vm_has_qemu(vm))
+			json_object_set_new(e, "fenced", json_true());
+		json_array_append_new(list, e);
+	}
 	return list;
 }
 
@@ -1251,7 +1298,9 @@ vm_free(struct vm *vm)
 {
 	if (vm->waiter != NULL)
 		reply_waiter_error(vm, "unavailable", "the agent is exiting");
+	sniffers_vm_down(vm->vms->sniffers, vm->spec.id);
 	drop_qmp(vm);
+	vm_migrate_release(vm, "the agent is exiting");
 	if (vm->pid_ev_added)
 		event_del(&vm->pid_ev);
 	if (vm->pidfd >= 0)

@@ -21,6 +21,7 @@
 
 struct agent_settings;
 struct command;
+struct console;
 struct inventory;
 struct link;
 struct qmp;
@@ -59,6 +60,8 @@ struct vms {
 	void *owner;	   /* main's agent state, see vms_owner() */
 	cpu_set_t housekeeping;
 	struct vm *list;
+	struct console *console;   /* the console endpoint (console.c), NULL when off */
+	struct sniffers *sniffers; /* the ARP/NDP sniffers (sniffer.c), NULL when off */
 };
 
 /* One VM. Owner: its struct vms (list); freed by vm.undefine or vms_free(). */
@@ -87,6 +90,9 @@ struct vm {
 	struct command *waiter; /* vm.start / vm.stop / vm.shutdown waiting for the outcome */
 	int64_t restarts[VM_MAX_RESTARTS]; /* monotonic seconds of recent crash restarts */
 	int nrestarts;
+	bool incoming;		  /* started with -incoming defer, not yet running (vm_migrate.c) */
+	struct vm_migration *mig; /* a migration in or out in flight (vm_migrate.c), or NULL */
+	bool fenced; /* killed by self-fencing (fence.c); said in the hello until started again */
 };
 
 struct vms *vms_new(struct event_base *base, const struct agent_settings *s,
@@ -122,6 +128,8 @@ const char *vm_state_name(enum vm_state state);
 void vm_start(struct vm *vm, struct command *cmd);
 void vm_stop(struct vm *vm, struct command *cmd);
 void vm_shutdown(struct vm *vm, struct command *cmd, int timeout_sec);
+/* Self-fencing (fence.c): SIGKILL its QEMU (the exit counts as a stop) and cancel a restart. */
+void vm_kill_fenced(struct vm *vm);
 /* QMP commands of a running VM: reset, pause, resume, media. */
 void vm_qmp_simple(struct vm *vm, struct command *cmd, const char *what);
 void vm_media(struct vm *vm, struct command *cmd);
@@ -140,5 +148,23 @@ void vm_cmd_media(struct command *cmd);
 void vm_cmd_disk_create(struct command *cmd);
 void vm_cmd_disk_delete(struct command *cmd);
 void vm_cmd_disk_grow(struct command *cmd);
+
+/* Give up a start in progress (QEMU is killed; the waiter gets start_failed with why). */
+void vm_start_failed(struct vm *vm, const char *why);
+
+/* Live migration (vm_migrate.c): hooks called by vm.c ... */
+/* Turn a normal command line into an incoming one: no -S, -incoming defer. 0 or -1. */
+int vm_migrate_argv(char ***argv) __attribute__((warn_unused_result));
+/* An incoming VM's vCPUs are pinned: listen for the migration stream, then reply. */
+void vm_migrate_pinned(struct vm *vm);
+/* Every QMP event of the VM (MIGRATION, RESUME ...). */
+void vm_migrate_qmp_event(struct vm *vm, const char *name, const json_t *data);
+/* QEMU is gone or the VM is freed: end the migration state (replying to a waiting command). */
+void vm_migrate_release(struct vm *vm, const char *why);
+/* ... and the command handlers. */
+void vm_cmd_migrate_in(struct command *cmd);
+void vm_cmd_migrate_out(struct command *cmd);
+void vm_cmd_migrate_cancel(struct command *cmd);
+void vm_cmd_migrate_status(struct command *cmd);
 
 #endif

@@ -545,6 +545,25 @@
 			del.addEventListener('click', function () { vsDelete(v); });
 			edit.appendChild(del);
 		}
+		if (hasPriv('stats.view')) {
+			var sb = btn('Statistics\u2026', 'btn-light' + (vs.open[v.id] === 'stats' ?
+				' btn-pressed' : ''), 'vs-open-stats');
+			sb.setAttribute('aria-expanded', vs.open[v.id] === 'stats' ? 'true' : 'false');
+			sb.addEventListener('click', function () { toggleDetail(v.id, 'stats'); });
+			edit.appendChild(sb);
+		}
+		if (hasPriv('vserver.console') && (v.state === 'running' || v.state === 'paused')) {
+			/* A fresh one-time ticket per click; the console page reads it from the URL's
+			 * fragment, which never reaches a server log. */
+			var cb = btn('Console', 'btn-light', 'vs-console');
+			cb.addEventListener('click', function () {
+				call('vserver-console-ticket', { id: v.id }).then(function (t) {
+					if (t)
+						window.open(t.url, '_blank', 'noopener');
+				}).catch(function () {}); /* shown in the error bar */
+			});
+			power.appendChild(cb);
+		}
 		[power, edit].forEach(function (g) {
 			if (g.firstChild)
 				box.appendChild(g);
@@ -554,8 +573,54 @@
 		return tr;
 	}
 
+	/* The statistics row under a vServer: its graphs (/stats/vserver/ID/METRIC.png) for a range. */
+	var STATS_METRICS = ['cpu', 'memory', 'disk', 'diskops', 'net', 'packets'];
+	function vserverStats(v) {
+		var tr = el('tr', { cls: 'vs-detail', data: { id: String(v.id), test: 'vserver-stats' } });
+		var cell = el('td');
+		cell.colSpan = 8;
+		var bar = el('div', { cls: 'detail-form' });
+		bar.appendChild(el('strong', { text: 'Statistics', cls: 'detail-title' }));
+		var sel = el('select', { data: { test: 'stats-range' } });
+		['day', 'week', 'month', 'year'].forEach(function (r) {
+			var o = el('option', { text: r });
+			o.value = r;
+			sel.appendChild(o);
+		});
+		sel.value = vs.statsRange || 'day';
+		bar.appendChild(sel);
+		var close = btn('Close', 'btn-link', 'detail-close');
+		close.addEventListener('click', function () { toggleDetail(v.id, 'stats'); });
+		bar.appendChild(close);
+		cell.appendChild(bar);
+		var grid = el('div', { cls: 'stats-graphs', data: { test: 'stats-graphs' } });
+		function draw() {
+			clear(grid);
+			STATS_METRICS.forEach(function (m) {
+				var img = el('img', { data: { test: 'stats-' + m } });
+				img.alt = m + ' (' + sel.value + ')';
+				img.loading = 'lazy';
+				img.src = '/stats/vserver/' + v.id + '/' + m + '.png?range=' + sel.value;
+				img.addEventListener('error', function () {
+					grid.replaceChild(el('p', { cls: 'empty', text: m +
+						': no statistics yet' }), img);
+				});
+				grid.appendChild(img);
+			});
+		}
+		sel.addEventListener('change', function () {
+			vs.statsRange = sel.value;
+			draw();
+		});
+		draw();
+		tr.appendChild(cell);
+		return tr;
+	}
+
 	/* The form row under a vServer: resize or ISO. It never contains the name (row filters). */
 	function vserverDetail(v, which) {
+		if (which === 'stats')
+			return vserverStats(v);
 		var tr = el('tr', { cls: 'vs-detail', data: { id: String(v.id), test: 'vserver-detail' } });
 		var cell = el('td');
 		cell.colSpan = 8;

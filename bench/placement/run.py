@@ -175,13 +175,13 @@ def join_nodes(stack, n, certdir, threads=8):
 class SimAgents:
     """The simagents process and the latest status line it printed."""
 
-    def __init__(self, binary, port, ca, certdir, n, logfile):
+    def __init__(self, binary, port, ca, certdir, n, logfile, extra=()):
         self.ready = threading.Event()
         self.status = ""
         self.logf = open(logfile, "ab")
         self.proc = subprocess.Popen(
             [str(binary), "-c", f"127.0.0.1:{port}", "-a", str(ca), "-d", str(certdir),
-             "-n", str(n), "-j", "32"],
+             "-n", str(n), "-j", "32", *extra],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.logf, text=True)
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -695,13 +695,13 @@ def render(meta, micro, phases, stmts, burst, burst_stmts):
     return "\n".join(L)
 
 
-def write_section(path, section):
-    """Replace (or append) the '## Placement' section; keep every other section."""
+def write_section(path, section, title="## Placement"):
+    """Replace (or append) the section with this title; keep every other section."""
     head = "# webrack benchmarks\n\nFigures measured by the scripts under `bench/`; each " \
            "section is written by its own benchmark.\n"
     text = path.read_text() if path.exists() else head
     lines = text.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == "## Placement"), None)
+    start = next((i for i, ln in enumerate(lines) if ln.strip() == title), None)
     if start is None:
         new = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
     else:

@@ -11,8 +11,12 @@
  * "status ..." lines every second and one "ready N" line when every agent has its welcome;
  * the benchmark driver (run.py) reads them.
  *
+ * With --stats SECONDS every agent also sends a "stats" message that often, with synthetic,
+ * growing counters for the node and for every VM it runs (vm.start adds one, vm.stop removes
+ * it), as a real agent's sampler does (bench/stats).
+ *
  * Usage: simagents -c HOST:PORT -a CA.crt -d DIR [-n N] [-j PARALLEL] [--cores N]
- *        [--ram-mb MB] [--free-gb GB]
+ *        [--ram-mb MB] [--free-gb GB] [--stats SECONDS]
  * DIR holds NAME.crt and NAME.key per node (as written by run.py after node-join).
  */
 #include "config.h"
@@ -26,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -68,6 +73,10 @@ struct agent {
 	int64_t epoch; /* highest epoch seen: commands below it are refused (fencing) */
 	int64_t seq;
 	int64_t next_pid;
+	int64_t *vms; /* the VMs it runs (--stats) */
+	size_t nvms, capvms;
+	struct event *stats_timer;
+	uint64_t samples;
 };
 
 /* The simulator: one loop, one client TLS context, every agent. */
@@ -89,6 +98,7 @@ struct sim {
 	long long free_gb;
 	unsigned long long commands, heartbeats, events, errors, drops;
 	struct event *status_timer;
+	int stats_interval; /* 0: no stats messages */
 };
 
 static void agent_connect(struct agent *a);
@@ -132,6 +142,8 @@ agent_drop(struct agent *a, const char *reason)
 		a->bev = NULL;
 	}
 	evtimer_del(a->heartbeat);
+	if (a->stats_timer != NULL)
+		evtimer_del(a->stats_timer);
 	a->state = AGENT_IDLE;
 	evtimer_add(a->retry, &tv);
 	start_more(s);
@@ -181,6 +193,65 @@ on_heartbeat(evutil_socket_t fd, short what, void *arg)
 	agent_send(a, json_pack("{s:s, s:I}", "type", "heartbeat", "seq", (json_int_t)a->seq++));
 }
 
+static void
+vm_track(struct agent *a, int64_t vm, bool running)
+{
+	for (size_t i = 0; i < a->nvms; i++) {
+		if (a->vms[i] == vm) {
+			if (!running)
+				a->vms[i] = a->vms[--a->nvms];
+			return;
+		}
+	}
+	if (!running)
+		return;
+	if (a->nvms == a->capvms) {
+		size_t cap = a->capvms ? a->capvms * 2 : 16;
+		int64_t *v = realloc(a->vms, cap * sizeof(*v));
+		if (v == NULL)
+			return;
+		a->vms = v;
+		a->capvms = cap;
+	}
+	a->vms[a->nvms++] = vm;
+}
+
+/* Synthetic counters that grow like a busy guest's; at most PROTO_STATS_VMS VMs a message. */
+static void
+on_stats(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	json_int_t k = (json_int_t)++a->samples, t = (json_int_t)time(NULL);
+	size_t i = 0;
+
+	do {
+		json_t *vms = json_array();
+		for (size_t n = 0; i < a->nvms && n < PROTO_STATS_VMS; i++, n++)
+			json_array_append_new(
+				vms,
+				json_pack("{s:I, s:i, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, "
+					  "s:I, s:I, s:I}",
+					  "id", (json_int_t)a->vms[i], "vcpus", 1, "cpu_ms",
+					  k * 2500, "rss_kb", (json_int_t)262144, "ram_mb", 256,
+					  "disk_rd_bytes", k * 40960, "disk_wr_bytes", k * 81920,
+					  "disk_rd_ops", k * 10, "disk_wr_ops", k * 20,
+					  "net_rx_bytes", k * 150000, "net_tx_bytes", k * 90000,
+					  "net_rx_packets", k * 120, "net_tx_packets", k * 80));
+		json_t *msg = json_pack("{s:s, s:I, s:o}", "type", "stats", "time", t, "vms", vms);
+		if (msg != NULL && i <= PROTO_STATS_VMS)
+			json_object_set_new(
+				msg, "node",
+				json_pack("{s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+					  "cpu_busy_ms", k * 5000, "cpu_idle_ms", k * 15000,
+					  "load1_milli", 1500, "mem_total_kb",
+					  (json_int_t)a->sim->ram_mb * 1024, "mem_available_kb",
+					  (json_int_t)a->sim->ram_mb * 512, "net_rx_bytes",
+					  k * 1000000, "net_tx_bytes", k * 900000, "net_rx_packets",
+					  k * 1000, "net_tx_packets", k * 900));
+		agent_send(a, msg);
+	} while (i < a->nvms);
+}
+
 /* The simulated hypervisor: every command succeeds at once, as a real agent's reply would. */
 static void
 on_command(struct agent *a, json_t *msg)
@@ -207,6 +278,7 @@ on_command(struct agent *a, json_t *msg)
 		snprintf(detail, sizeof(detail), "pid %lld", (long long)pid);
 		if (vm > 0) {
 			s->events++;
+			vm_track(a, vm, true);
 			agent_send(a, json_pack("{s:s, s:I, s:s, s:s}", "type", "event", "vm", vm,
 						"event", "started", "detail", detail));
 		}
@@ -215,6 +287,7 @@ on_command(struct agent *a, json_t *msg)
 		json_int_t vm = json_integer_value(json_object_get(args, "id"));
 		if (vm > 0) {
 			s->events++;
+			vm_track(a, vm, false);
 			agent_send(a, json_pack("{s:s, s:I, s:s, s:s}", "type", "event", "vm", vm,
 						"event", "stopped", "detail", "simulated"));
 		}
@@ -243,6 +316,13 @@ on_welcome(struct agent *a, json_t *msg)
 	s->up++;
 	/* Links come up at different times, so the heartbeats are spread over the second. */
 	evtimer_add(a->heartbeat, &tv);
+	if (s->stats_interval > 0) {
+		struct timeval stats_every = {s->stats_interval, 0};
+		if (a->stats_timer == NULL)
+			a->stats_timer = event_new(s->base, -1, EV_PERSIST, on_stats, a);
+		if (a->stats_timer != NULL)
+			evtimer_add(a->stats_timer, &stats_every);
+	}
 	if (!s->ready_said && (size_t)s->up == s->n) {
 		s->ready_said = true;
 		printf("ready %d\n", s->up);
@@ -279,6 +359,8 @@ on_read(struct bufferevent *bev, void *arg)
 			break;
 		case PROTO_COMMAND:
 			on_command(a, msg);
+			break;
+		case PROTO_BEAT: /* the controller's heartbeat echo (failover): nothing to do */
 			break;
 		case PROTO_ERROR:
 			a->sim->errors++;
@@ -456,7 +538,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: simagents -c HOST:PORT -a CA.crt -d DIR [-n N] [-j PARALLEL] "
-			"[--cores N] [--ram-mb MB] [--free-gb GB] [-v]\n");
+			"[--cores N] [--ram-mb MB] [--free-gb GB] [--stats SECONDS] [-v]\n");
 	exit(2);
 }
 
@@ -467,6 +549,7 @@ main(int argc, char **argv)
 		{"cores", required_argument, NULL, 'C'},
 		{"ram-mb", required_argument, NULL, 'R'},
 		{"free-gb", required_argument, NULL, 'G'},
+		{"stats", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	struct sim s = {.max_handshaking = 32, .cores = 64, .ram_mb = 262144, .free_gb = 1000000};
@@ -502,6 +585,9 @@ main(int argc, char **argv)
 			break;
 		case 'G':
 			s.free_gb = strtoll(optarg, NULL, 10);
+			break;
+		case 'S':
+			s.stats_interval = atoi(optarg);
 			break;
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);
@@ -564,6 +650,9 @@ main(int argc, char **argv)
 		if (a->bev != NULL)
 			bufferevent_free(a->bev);
 		event_free(a->heartbeat);
+		if (a->stats_timer != NULL)
+			event_free(a->stats_timer);
+		free(a->vms);
 		event_free(a->retry);
 		X509_free(a->cert);
 		EVP_PKEY_free(a->key);

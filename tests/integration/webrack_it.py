@@ -409,6 +409,7 @@ class Stack:
         c["ca_key"] = str(self.dir / "ca.key")
         c["iso_dir"] = str(self.iso_dir)
         c.setdefault("agent_listen", f"127.0.0.1:{self.agent_port}")
+        c.setdefault("rrd_dir", str(self.dir / "rrd"))
         lines = ["# written by tests/integration"]
         for k, v in c.items():
             if isinstance(v, str):

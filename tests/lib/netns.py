@@ -34,6 +34,13 @@ https://127.0.0.1:8443 / 127.0.0.1:8444 exactly as on the host; no veth into
 the root namespace, no address, route or firewall rule on the host. (Node
 identity comes from the agent's certificate, never from its address.)
 
+rack.cut_link(node) / rack.heal_link(node): a silent partition of the node's relays (nothing
+gets through, nothing is closed) and its end (the connections that lived through it reset).
+
+The other direction: rack.reverse_relay(node, PORT) returns a port R on 127.0.0.1 in the root
+namespace whose connections are relayed to 127.0.0.1:PORT inside the node namespace (additive to
+the relays above; used for the agents' console endpoints).
+
 Teardown (close(), the context manager, and an atexit hook for every Rack not
 closed yet) kills every process inside the rack's namespaces (dnsmasq, QEMUs
 started with run/popen), deletes the namespaces (which deletes every veth,
@@ -213,6 +220,8 @@ def cleanup_stale(prefix="wr"):
 class _Relay:
     """127.0.0.1:port inside namespace ns -> target (host, port) in the root namespace."""
 
+    cut = False  # a silent partition: see Rack.cut_link() (class default: _ReverseRelay too)
+
     def __init__(self, ns, port, target):
         self.ns, self.port, self.target = ns, port, target
         self.closed = False
@@ -236,8 +245,12 @@ class _Relay:
                 c, _ = self.lsock.accept()
             except OSError:
                 return
+            if self.cut:  # the connect "hangs": held until heal_link() resets it
+                with self.lock:
+                    self.conns.add(c)
+                continue
             try:
-                u = socket.create_connection(self.target, timeout=5)
+                u = self._connect()
                 u.settimeout(None)
             except OSError:
                 c.close()
@@ -248,17 +261,22 @@ class _Relay:
             for a, b in ((c, u), (u, c)):
                 threading.Thread(target=self._pump, args=(a, b, state), daemon=True).start()
 
+    def _connect(self):
+        return socket.create_connection(self.target, timeout=5)
+
     def _pump(self, src, dst, state):
         try:
             while True:
                 d = src.recv(65536)
                 if not d:
                     break
-                dst.sendall(d)
+                if not self.cut:  # cut: bytes vanish, as on a dead wire
+                    dst.sendall(d)
         except OSError:
             pass
         try:
-            dst.shutdown(socket.SHUT_WR)
+            if not self.cut:  # nor does a close reach the other side
+                dst.shutdown(socket.SHUT_WR)
         except OSError:
             pass
         with self.lock:
@@ -282,6 +300,30 @@ class _Relay:
                 except OSError:
                     pass
             self.conns.clear()
+
+
+class _ReverseRelay(_Relay):
+    """127.0.0.1:<random port> in the root namespace -> 127.0.0.1:port inside namespace ns.
+
+    The only way into a node namespace from the root namespace (which has no route there): a
+    controller reaches a node's console endpoint through it, as it would over the management
+    network in production."""
+
+    def __init__(self, ns, port):
+        self.ns, self.port, self.target = ns, port, ("127.0.0.1", port)
+        self.closed = False
+        self.conns = set()
+        self.lock = threading.Lock()
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(256)
+        self.root_port = self.lsock.getsockname()[1]
+        self.thread = threading.Thread(target=self._accept, daemon=True,
+                                       name=f"rrelay-{ns}-{port}")
+        self.thread.start()
+
+    def _connect(self):
+        return in_netns(self.ns, socket.create_connection, self.target, 5)
 
 
 class Rack:
@@ -401,6 +443,13 @@ class Rack:
             time.sleep(0.05)
 
     # ---- use ----
+    def reverse_relay(self, node, port):
+        """Relay 127.0.0.1:R in the root namespace to 127.0.0.1:port inside node's namespace
+        (for a listener inside the node, e.g. the agent's console endpoint); returns R."""
+        r = _ReverseRelay(self.ns(node), int(port))
+        self._relays.append(r)
+        return r.root_port
+
     def node_ip(self, node):
         """The node's own address on the guest LAN (on its wrbr0): SUBNET.(10+K) for node nK."""
         return f"{self.subnet}.{10 + int(self.ns(node).rsplit('-n', 1)[1])}"
@@ -502,6 +551,32 @@ class Rack:
                 time.sleep(0.1)
 
         return in_netns(self.ns(node), fetch)
+
+    def cut_link(self, node):
+        """A silent partition between node and the controller: the relays of forward_ports
+        keep every connection open but deliver nothing (no data, no close) in either
+        direction, and new connections hang. Nothing else of the node changes."""
+        for r in self._node_relays(node):
+            r.cut = True
+
+    def heal_link(self, node):
+        """End the partition: the connections that lived through it are reset (as TCP would
+        after its retransmissions give up) and new connections are relayed again."""
+        for r in self._node_relays(node):
+            with r.lock:
+                old = list(r.conns)
+                r.conns.clear()
+                r.cut = False
+            for s in old:
+                for f in (lambda: s.shutdown(socket.SHUT_RDWR), s.close):
+                    try:
+                        f()
+                    except OSError:
+                        pass
+
+    def _node_relays(self, node):
+        ns = self.ns(node)
+        return [r for r in self._relays if type(r) is _Relay and r.ns == ns]
 
     # ---- teardown ----
     def close(self):

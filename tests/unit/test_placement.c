@@ -50,6 +50,23 @@ test_hard_constraints(void **state)
 	assert_non_null(strstr(why, "maintenance"));
 }
 
+/* Failover prefers the reserve node even when an ordinary node has more room. */
+static void
+test_failover_prefers_reserve(void **state)
+{
+	struct placement_node n[] = {NODE(1, "big", 16, 16384), NODE(2, "spare", 2, 2048)};
+	struct placement_request r = {.cores = 1, .ram_mb = 512, .disk_gb = 1};
+	char why[256];
+
+	(void)state;
+	n[1].reserve = true;
+	assert_int_equal(placement_pick(n, 2, &r, why, sizeof(why)), 0);
+	r.use_reserve = true;
+	assert_int_equal(placement_pick(n, 2, &r, why, sizeof(why)), 1);
+	r.cores = 4; /* the reserve node is too small: any node with room */
+	assert_int_equal(placement_pick(n, 2, &r, why, sizeof(why)), 0);
+}
+
 static void
 test_vdc_is_exclusive_both_ways(void **state)
 {
@@ -127,6 +144,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spreads_to_most_free_cores),
 		cmocka_unit_test(test_hard_constraints),
+		cmocka_unit_test(test_failover_prefers_reserve),
 		cmocka_unit_test(test_vdc_is_exclusive_both_ways),
 		cmocka_unit_test(test_anti_affinity_and_exclude),
 		cmocka_unit_test(test_local_disk_pins_the_node),

@@ -79,6 +79,15 @@ test_valid_controller_messages(void **state)
 		   PROTO_COMMAND, NULL);
 	CONTROLLER("{\"type\":\"error\",\"code\":\"invalid\",\"message\":\"bad\"}", PROTO_ERROR,
 		   NULL);
+	/* Failover: the heartbeat echo and the VMs revoked from a node declared dead. */
+	CONTROLLER("{\"type\":\"heartbeat\",\"seq\":1}", PROTO_BEAT, NULL);
+	CONTROLLER("{\"type\":\"welcome\",\"epoch\":6,\"heartbeat_interval\":1,"
+		   "\"revoked\":[{\"id\":7},{\"id\":9}]}",
+		   PROTO_WELCOME, NULL);
+	CONTROLLER("{\"type\":\"welcome\",\"epoch\":6,\"heartbeat_interval\":1,"
+		   "\"revoked\":[7]}",
+		   PROTO_INVALID, NULL);
+	CONTROLLER("{\"type\":\"heartbeat\",\"seq\":-1}", PROTO_INVALID, "'seq' must be between");
 }
 
 static void
@@ -87,8 +96,8 @@ test_types(void **state)
 	(void)state;
 	AGENT("{\"type\":\"welcome\",\"epoch\":5,\"heartbeat_interval\":1}", PROTO_INVALID,
 	      "unknown message type 'welcome'");
-	CONTROLLER("{\"type\":\"heartbeat\",\"seq\":1}", PROTO_INVALID,
-		   "unknown message type 'heartbeat'");
+	CONTROLLER("{\"type\":\"stats\",\"time\":1,\"vms\":[]}", PROTO_INVALID,
+		   "unknown message type 'stats'");
 	AGENT("{\"type\":\"bogus\"}", PROTO_INVALID, "unknown message type 'bogus'");
 	AGENT("{\"seq\":1}", PROTO_INVALID, "string 'type'");
 	AGENT("{\"type\":3,\"seq\":1}", PROTO_INVALID, "string 'type'");
@@ -216,6 +225,36 @@ test_names(void **state)
 	assert_null(proto_schema(PROTO_INVALID));
 }
 
+static void
+test_stats(void **state)
+{
+	(void)state;
+	AGENT("{\"type\":\"stats\",\"time\":1700000000,\"vms\":[]}", PROTO_STATS, NULL);
+	AGENT("{\"type\":\"stats\",\"time\":1700000000,\"node\":{\"cpu_busy_ms\":5,"
+	      "\"load1_milli\":250},\"vms\":[{\"id\":7,\"cpu_ms\":10,\"net_rx_bytes\":0}]}",
+	      PROTO_STATS, NULL);
+	AGENT("{\"type\":\"stats\",\"vms\":[]}", PROTO_INVALID, "time");
+	AGENT("{\"type\":\"stats\",\"time\":1,\"vms\":[{\"cpu_ms\":1}]}", PROTO_INVALID, "id");
+	AGENT("{\"type\":\"stats\",\"time\":1,\"vms\":[{\"id\":1,\"cpu_ms\":-1}]}", PROTO_INVALID,
+	      "cpu_ms");
+	AGENT("{\"type\":\"stats\",\"time\":1,\"vms\":[{\"id\":1,\"bogus\":1}]}", PROTO_INVALID,
+	      "bogus");
+	AGENT("{\"type\":\"stats\",\"time\":1,\"node\":{\"load\":1.5},\"vms\":[]}", PROTO_INVALID,
+	      "load");
+	CONTROLLER("{\"type\":\"stats\",\"time\":1,\"vms\":[]}", PROTO_INVALID, NULL);
+
+	/* more than PROTO_STATS_VMS entries: refused (the agent splits them) */
+	json_t *vms = json_array();
+	for (int i = 0; i <= PROTO_STATS_VMS; i++)
+		json_array_append_new(vms, json_pack("{s:i}", "id", i + 1));
+	json_t *msg = json_pack("{s:s, s:i, s:o}", "type", "stats", "time", 1, "vms", vms);
+	char why[256];
+	assert_int_equal(proto_check(PROTO_FROM_AGENT, msg, why, sizeof(why)), PROTO_INVALID);
+	json_array_remove(json_object_get(msg, "vms"), 0);
+	assert_int_equal(proto_check(PROTO_FROM_AGENT, msg, why, sizeof(why)), PROTO_STATS);
+	json_decref(msg);
+}
+
 int
 main(void)
 {
@@ -227,6 +266,7 @@ main(void)
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_reply_consistency),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
