@@ -541,19 +541,21 @@ test('a vServer row shows its state and the buttons its state and the privileges
 	await r.waitFor({ state: 'visible' });
 	assert.equal((await r.locator('[data-test="vserver-state"]').textContent()).trim(), 'defined');
 	assert.equal(await r.getAttribute('data-state'), 'defined');
-	// defined: it can be started, resized, get an ISO, be deleted; nothing to stop or pause
-	assert.deepEqual(await rowButtons(r), ['Start', 'Resize\u2026', 'ISO\u2026', 'Delete']);
+	// defined: it can be started, resized, get an ISO, be deleted, its graphs shown; nothing to
+	// stop or pause, no console (it does not run)
+	assert.deepEqual(await rowButtons(r),
+		['Start', 'Resize\u2026', 'ISO\u2026', 'Delete', 'Statistics\u2026']);
 	const heads = (await page.locator('#vserver-table thead th').allTextContents()).map((s) => s.trim());
 	assert.deepEqual(heads, ['Name', 'Account', 'Cores', 'RAM', 'Disk', 'State', 'Created', 'Actions']);
 	await shot(page, '20-vserver-buttons');
 	await closePage(page);
 
-	// the "user" role has vserver.power but not vserver.edit: Start only
+	// the "user" role has vserver.power and stats.view but not vserver.edit: Start, Statistics
 	page = await newPage();
 	await loginOk(page, 'l-user-' + SFX, PW);
 	r = row(page, 'vserver-table', v.name);
 	await r.waitFor({ state: 'visible' });
-	assert.deepEqual(await rowButtons(r), ['Start']);
+	assert.deepEqual(await rowButtons(r), ['Start', 'Statistics\u2026']);
 	await closePage(page);
 });
 

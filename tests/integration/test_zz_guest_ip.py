@@ -323,7 +323,8 @@ def test_spoofing_guest_is_flagged_not_assigned(env):
     assert ip not in fresh_ips(e.api, vid)
     audit = [a for a in e.admin.items("audit-list", event="vserver.ip_spoof")
              if a["object_id"] == vid]
-    assert audit and ip in audit[0]["detail"], audit
+    # Other claims of this guest (the flood's random senders) may be audited too: find ours.
+    assert any(f"claimed {ip}," in a["detail"] for a in audit), audit
     n_audit = len(audit)
     # Seen again and again: one audit row per address and 10 minutes.
     for _ in range(3):
