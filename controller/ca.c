@@ -237,71 +237,14 @@ ca_cert_pem(const char *ca_cert_path)
 	return buf;
 }
 
-bool
-ca_issue_server(const char *ca_cert_path, const char *ca_key_path, const char *names,
-		X509 **cert_out, EVP_PKEY **key_out, char *why, size_t whylen)
-{
-	X509 *ca = read_pem(ca_cert_path, false), *cert = X509_new();
-	EVP_PKEY *ca_key = read_pem(ca_key_path, true), *key = EVP_EC_gen("P-256");
-	char san[2048] = "", first[256] = "";
-	bool ok = false;
-
-	if (ca == NULL || ca_key == NULL || key == NULL || cert == NULL) {
-		snprintf(why, whylen, "cannot read the CA or make a key");
-		goto out;
-	}
-	/* "a,b,10.0.0.1" -> "DNS:a,DNS:b,IP:10.0.0.1" */
-	char *copy = strdup(names), *save = NULL;
-	for (char *tok = strtok_r(copy, ", ", &save); tok != NULL;
-	     tok = strtok_r(NULL, ", ", &save)) {
-		unsigned char buf[16];
-		bool ip = inet_pton(AF_INET, tok, buf) == 1 || inet_pton(AF_INET6, tok, buf) == 1;
-		size_t used = strlen(san);
-		snprintf(san + used, sizeof(san) - used, "%s%s:%s", used ? "," : "",
-			 ip ? "IP" : "DNS", tok);
-		if (first[0] == '\0')
-			snprintf(first, sizeof(first), "%s", tok);
-	}
-	free(copy);
-	if (san[0] == '\0') {
-		snprintf(why, whylen, "no names for the agent listener certificate");
-		goto out;
-	}
-	X509_set_version(cert, 2);
-	X509_gmtime_adj(X509_getm_notBefore(cert), -300);
-	X509_gmtime_adj(X509_getm_notAfter(cert), 365L * 86400);
-	X509_set_pubkey(cert, key);
-	X509_NAME *subject = X509_NAME_new();
-	X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, (const unsigned char *)first, -1,
-				   -1, 0);
-	X509_set_subject_name(cert, subject);
-	X509_NAME_free(subject);
-	X509_set_issuer_name(cert, X509_get_subject_name(ca));
-	if (!random_serial(cert) ||
-	    !add_ext(cert, ca, NID_basic_constraints, "critical,CA:FALSE") ||
-	    !add_ext(cert, ca, NID_key_usage, "critical,digitalSignature") ||
-	    !add_ext(cert, ca, NID_ext_key_usage, "serverAuth") ||
-	    !add_ext(cert, ca, NID_subject_alt_name, san) ||
-	    X509_sign(cert, ca_key, EVP_sha256()) == 0) {
-		ssl_why(why, whylen, "cannot sign the agent listener certificate");
-		goto out;
-	}
-	*cert_out = cert;
-	*key_out = key;
-	cert = NULL;
-	key = NULL;
-	ok = true;
-out:
-	X509_free(ca);
-	X509_free(cert);
-	EVP_PKEY_free(ca_key);
-	EVP_PKEY_free(key);
-	return ok;
-}
-
-bool
-ca_issue_client(const char *ca_cert_path, const char *ca_key_path, const char *cn, X509 **cert_out,
-		EVP_PKEY **key_out, char *why, size_t whylen)
+/*
+ * A leaf certificate signed by the CA for a fresh P-256 key: CN cn, extended key usage eku
+ * ("serverAuth" or "clientAuth"), subjectAltName san when not NULL; what names it in errors.
+ */
+static bool
+issue(const char *ca_cert_path, const char *ca_key_path, const char *cn, const char *eku,
+      const char *san, const char *what, X509 **cert_out, EVP_PKEY **key_out, char *why,
+      size_t whylen)
 {
 	X509 *ca = read_pem(ca_cert_path, false), *cert = X509_new();
 	EVP_PKEY *ca_key = read_pem(ca_key_path, true), *key = EVP_EC_gen("P-256");
@@ -323,9 +266,12 @@ ca_issue_client(const char *ca_cert_path, const char *ca_key_path, const char *c
 	if (!random_serial(cert) ||
 	    !add_ext(cert, ca, NID_basic_constraints, "critical,CA:FALSE") ||
 	    !add_ext(cert, ca, NID_key_usage, "critical,digitalSignature") ||
-	    !add_ext(cert, ca, NID_ext_key_usage, "clientAuth") ||
+	    !add_ext(cert, ca, NID_ext_key_usage, eku) ||
+	    (san != NULL && !add_ext(cert, ca, NID_subject_alt_name, san)) ||
 	    X509_sign(cert, ca_key, EVP_sha256()) == 0) {
-		ssl_why(why, whylen, "cannot sign the console client certificate");
+		char msg[128];
+		snprintf(msg, sizeof(msg), "cannot sign the %s certificate", what);
+		ssl_why(why, whylen, msg);
 		goto out;
 	}
 	*cert_out = cert;
@@ -340,4 +286,43 @@ out:
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(key);
 	return ok;
+}
+
+bool
+ca_issue_server(const char *ca_cert_path, const char *ca_key_path, const char *names,
+		X509 **cert_out, EVP_PKEY **key_out, char *why, size_t whylen)
+{
+	char san[2048] = "", first[256] = "";
+
+	/* "a,b,10.0.0.1" -> "DNS:a,DNS:b,IP:10.0.0.1" */
+	char *copy = strdup(names), *save = NULL;
+	if (copy == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return false;
+	}
+	for (char *tok = strtok_r(copy, ", ", &save); tok != NULL;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		unsigned char buf[16];
+		bool ip = inet_pton(AF_INET, tok, buf) == 1 || inet_pton(AF_INET6, tok, buf) == 1;
+		size_t used = strlen(san);
+		snprintf(san + used, sizeof(san) - used, "%s%s:%s", used ? "," : "",
+			 ip ? "IP" : "DNS", tok);
+		if (first[0] == '\0')
+			snprintf(first, sizeof(first), "%s", tok);
+	}
+	free(copy);
+	if (san[0] == '\0') {
+		snprintf(why, whylen, "no names for the agent listener certificate");
+		return false;
+	}
+	return issue(ca_cert_path, ca_key_path, first, "serverAuth", san, "agent listener",
+		     cert_out, key_out, why, whylen);
+}
+
+bool
+ca_issue_client(const char *ca_cert_path, const char *ca_key_path, const char *cn, X509 **cert_out,
+		EVP_PKEY **key_out, char *why, size_t whylen)
+{
+	return issue(ca_cert_path, ca_key_path, cn, "clientAuth", NULL, "console client", cert_out,
+		     key_out, why, whylen);
 }
