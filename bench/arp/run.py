@@ -155,7 +155,7 @@ def main():
         for fr in frames:
             inj.send(fr)
         t_write = time.monotonic() - t0
-        time.sleep(3)
+        time.sleep(3)  # the measuring window: what both sniffers handle within 3 s of the flood
         a_cpu, w_cpu = cpu_seconds(agent.proc.pid) - a_cpu0, cpu_seconds(aw.proc.pid) - w_cpu0
         cur.execute("SELECT count(*) FROM guest_ips WHERE vserver_id = %s", (vid,))
         rows = cur.fetchone()[0] - rows0
