@@ -160,3 +160,10 @@ tls_check_pair(const char *cert, const char *key, char *why, size_t whylen)
 	SSL_CTX_free(ctx);
 	return true;
 }
+
+bool
+tls_ctx_prefer_aes128(SSL_CTX *ctx)
+{
+	return SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+					     "TLS_CHACHA20_POLY1305_SHA256") == 1;
+}

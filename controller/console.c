@@ -29,6 +29,7 @@
 #include "db.h"
 #include "log.h"
 #include "proto.h"
+#include "relay.h"
 #include "rfb.h"
 #include "secret.h"
 #include "server.h"
@@ -305,6 +306,8 @@ connect_node(struct console_open *o)
 	bufferevent_enable(o->bev, EV_READ | EV_WRITE);
 	if (bufferevent_socket_connect(o->bev, (struct sockaddr *)&ss, sslen) != 0)
 		open_fail(o, "unavailable", "cannot connect to the node's console endpoint");
+	else
+		relay_nodelay(o->bev); /* RFB answers go out at once, whatever their size */
 }
 
 static void
@@ -527,6 +530,7 @@ console_start(struct server *srv)
 
 	if (srv->settings.ca_cert == NULL)
 		return true; /* no CA, no nodes, no console */
+	relay_malloc_tune();
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return false;

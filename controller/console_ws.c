@@ -25,11 +25,14 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <wslay/wslay.h>
 
 #include "console.h"
@@ -39,9 +42,12 @@
 #include "rfb.h"
 #include "secret.h"
 #include "server.h"
+#include "wsframe.h"
 
-#define WS_MSG_MAX     (1024 * 1024) /* RFB client messages are tiny; 1 MiB is generous */
-#define WS_CHUNK       (64 * 1024)   /* framebuffer data per binary message */
+#define WS_MSG_MAX   (1024 * 1024) /* RFB client messages are tiny; 1 MiB is generous */
+#define WS_FRAME_MAX (256 * 1024)  /* framebuffer data per binary message, at most */
+/* A frame decrypted in place: with its 4-byte header exactly four full TLS records. */
+#define WS_DIRECT_MAX  (4 * 16384 - 4)
 #define WS_CLOSE_MOVED 4000
 #define TICKET_MAX     255
 
@@ -69,13 +75,14 @@ struct ws {
 	size_t server_init_len;
 	struct console_session session;
 	bool registered;
+	bool corked; /* TCP_CORK on the browser's socket: a bulk transfer is queued */
 	struct event *timer;
 	char accept[32];
 	char protocol[16];
 	char peer[64];
 };
 
-static void ws_flush(struct ws *w);
+static bool ws_flush(struct ws *w);
 
 static void
 ws_free(struct ws *w, const char *why)
@@ -184,6 +191,10 @@ ws_close_with(struct ws *w, uint16_t code, const char *reason, bool flush)
 		w->backend = NULL;
 	}
 	w->stage = W_CLOSING;
+	if (w->corked) {
+		relay_cork(w->bev, false); /* the close frame goes out at once */
+		w->corked = false;
+	}
 	wslay_event_queue_close(w->ctx, code, (const uint8_t *)reason,
 				strlen(reason) > 120 ? 120 : strlen(reason));
 	if (flush)
@@ -198,25 +209,106 @@ session_close(struct console_session *s, const char *reason)
 	ws_close_with(w, WS_CLOSE_MOVED, reason, true);
 }
 
-static void
-backend_read(struct bufferevent *bev, void *arg)
+/*
+ * bufferevent_openssl decrypts one or two TLS records per read event (its SSL_read calls end with
+ * the space it reserved); the rest of what the node sent would wait for the next turn of the
+ * loop, one 16 KiB record per turn. So read on here, straight from the backend's SSL into frames
+ * in the browser's output (decrypted in place: no copy), until the socket has nothing more, the
+ * output is full or RELAY_SINGLE_IO moved (then at the end of a record: a record's rest in the SSL
+ * would wait for no socket event; when the output is full, client_write() drains it). A close or
+ * error from the node ends the console as backend_event() does. False when the WebSocket was
+ * closed.
+ */
+static bool
+backend_drain(struct ws *w)
 {
-	struct ws *w = arg;
+	SSL *ssl = bufferevent_openssl_get_ssl(w->backend);
+	struct evbuffer *out = bufferevent_get_output(w->bev);
+	struct evbuffer_iovec v;
+	int err = SSL_ERROR_NONE;
+
+	if (ssl == NULL)
+		return true;
+	ERR_clear_error();
+	/* At most RELAY_SINGLE_IO per turn: the loop writes in between, the hops overlap. */
+	for (size_t moved = 0; err == SSL_ERROR_NONE &&
+			       (moved < RELAY_SINGLE_IO || SSL_pending(ssl) > 0) &&
+			       evbuffer_get_length(out) < RELAY_HIGH;) {
+		if (evbuffer_reserve_space(out, 4 + WS_DIRECT_MAX, &v, 1) != 1) {
+			ws_free(w, "out of memory");
+			return false;
+		}
+		uint8_t *frame = v.iov_base, h[WSFRAME_HEADER_MAX];
+		size_t got = 0;
+		while (got < WS_DIRECT_MAX) {
+			int n = SSL_read(ssl, frame + 4 + got, (int)(WS_DIRECT_MAX - got));
+			if (n <= 0) {
+				err = SSL_get_error(ssl, n);
+				break;
+			}
+			got += (size_t)n;
+		}
+		if (got == 0)
+			break;
+		size_t hl = wsframe_header(h, WSFRAME_BINARY, got);
+		if (hl != 4)
+			memmove(frame + hl, frame + 4, got); /* a short one: 2-byte header */
+		memcpy(frame, h, hl);
+		v.iov_len = hl + got;
+		evbuffer_commit_space(out, &v, 1);
+		moved += got;
+	}
+	if (err != SSL_ERROR_NONE && err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+		ERR_clear_error();
+		ws_close_with(w, WS_CLOSE_MOVED, "the console ended: the vServer stopped or moved",
+			      true);
+		return false;
+	}
+	return true;
+}
+
+/* Frame what the backend bufferevent read, drain its SSL, pause it when the browser is slow. */
+static void
+backend_pump(struct ws *w)
+{
+	struct bufferevent *bev = w->backend;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *out = bufferevent_get_output(w->bev);
 	size_t len;
 
 	while ((len = evbuffer_get_length(in)) > 0) {
-		if (len > WS_CHUNK)
-			len = WS_CHUNK;
-		send_binary(w, evbuffer_pullup(in, (ev_ssize_t)len), len);
-		evbuffer_drain(in, len);
+		if (wsframe_add_binary(out, in, len > WS_FRAME_MAX ? WS_FRAME_MAX : len) != 0) {
+			ws_free(w, "out of memory");
+			return;
+		}
 	}
-	ws_flush(w);
-	if (evbuffer_get_length(bufferevent_get_output(w->bev)) >= RELAY_HIGH) {
+	if (!backend_drain(w))
+		return;
+	if (!w->corked && evbuffer_get_length(out) >= RELAY_CORK_AT) {
+		relay_cork(w->bev, true);
+		w->corked = true;
+	}
+	if (evbuffer_get_length(out) >= RELAY_HIGH) {
 		/* The browser is slow: pause QEMU's side until its output drains to half. */
 		bufferevent_disable(bev, EV_READ);
 		bufferevent_setwatermark(w->bev, EV_WRITE, RELAY_HIGH / 2, 0);
 	}
+}
+
+/*
+ * QEMU's bytes to the browser. Whatever wslay has queued (a pong) goes first and wslay never
+ * keeps half a frame (ws_send_cb takes everything), so frames written here directly
+ * (wsframe.c: no per-message allocation and copy as with wslay_event_queue_msg) never interleave
+ * with one of wslay's.
+ */
+static void
+backend_read(struct bufferevent *bev, void *arg)
+{
+	struct ws *w = arg;
+
+	if (!ws_flush(w))
+		return;
+	backend_pump(w);
 }
 
 static void
@@ -311,17 +403,23 @@ on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *m,
 		;
 }
 
-/* Send what wslay has queued; end the connection when the WebSocket is finished. */
-static void
+/*
+ * Send what wslay has queued; end the connection when the WebSocket is finished. False when w
+ * was freed.
+ */
+static bool
 ws_flush(struct ws *w)
 {
 	if (wslay_event_send(w->ctx) != 0) {
 		ws_free(w, "cannot send");
-		return;
+		return false;
 	}
 	if (!wslay_event_want_read(w->ctx) && !wslay_event_want_write(w->ctx) &&
-	    evbuffer_get_length(bufferevent_get_output(w->bev)) == 0)
+	    evbuffer_get_length(bufferevent_get_output(w->bev)) == 0) {
 		ws_free(w, "closed");
+		return false;
+	}
+	return true;
 }
 
 static void
@@ -341,14 +439,23 @@ client_write(struct bufferevent *bev, void *arg)
 {
 	struct ws *w = arg;
 
+	if (w->corked) {
+		relay_cork(bev, false); /* the output drained: the cork's rest goes now */
+		w->corked = false;
+	}
 	if (w->stage == W_CLOSING ||
 	    (!wslay_event_want_read(w->ctx) && !wslay_event_want_write(w->ctx))) {
 		ws_flush(w);
 		return;
 	}
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	if (w->backend != NULL && w->stage == W_RELAY)
+	if (w->backend != NULL && w->stage == W_RELAY) {
+		SSL *ssl = bufferevent_openssl_get_ssl(w->backend);
 		bufferevent_enable(w->backend, EV_READ);
+		/* What a paused drain left inside the SSL: no socket event would fetch it. */
+		if (ssl != NULL && SSL_pending(ssl) > 0)
+			backend_pump(w);
+	}
 }
 
 static void
@@ -405,7 +512,8 @@ upgrade(struct ws *w)
 	bufferevent_setcb(w->backend, backend_read, NULL, backend_event, w);
 	bufferevent_disable(w->backend, EV_READ); /* until the browser sent ClientInit */
 	send_binary(w, "RFB 003.008\n", RFB_VERSION_LEN);
-	ws_flush(w);
+	if (!ws_flush(w))
+		return;
 	if (evbuffer_get_length(bufferevent_get_input(w->bev)) > 0)
 		client_read(w->bev, w);
 }

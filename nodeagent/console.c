@@ -343,6 +343,11 @@ console_new(struct event_base *base, const struct agent_settings *s, struct vms 
 			snprintf(why, whylen, "state_dir path too long");
 		goto fail;
 	}
+	/* Every console byte crosses this hop: the cheaper AES-GCM first (see tls.h). */
+	if (!tls_ctx_prefer_aes128(c->tls)) {
+		snprintf(why, whylen, "cannot set the TLS 1.3 cipher suites");
+		goto fail;
+	}
 	if (!config_parse_hostport(s->console_listen, host, sizeof(host), &port)) {
 		snprintf(why, whylen, "console_listen: '%s' is not host:port", s->console_listen);
 		goto fail;
@@ -363,6 +368,7 @@ console_new(struct event_base *base, const struct agent_settings *s, struct vms 
 		goto fail;
 	}
 	log_info("console endpoint on %s", s->console_listen);
+	relay_malloc_tune();
 	vms->console = c;
 	return c;
 fail:

@@ -7,6 +7,8 @@ with the guest's console text through VeNCrypt with libvncclient (tests/tools/vn
 the WebSocket (tests/lib/rfbclient.py, what noVNC does on the wire); reused, expired, foreign-user
 and foreign-vServer tickets refused; TLS 1.1 refused on both entry points; a cross-origin
 WebSocket refused; hundreds of slow half-open connections do not stall the API or a console;
+a stalled viewer gets every byte of 48 MiB of updates on both entry points (backpressure on
+every hop, then the resume);
 stopping the vServer closes an open console with a message and revokes its tickets; audit rows.
 
 Needs root, two CPUs and qemu-system-x86_64. Tests run in file order and share the module
@@ -18,9 +20,11 @@ import os
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -352,6 +356,126 @@ def test_slow_half_open_connections_do_not_stall_others(env):
     finally:
         for s in socks:
             s.close()
+
+
+def recv_exact(sock, n):
+    b = bytearray()
+    while len(b) < n:
+        c = sock.recv(min(n - len(b), 1 << 20))
+        if not c:
+            raise ConnectionError("closed")
+        b += c
+    return bytes(b)
+
+
+FLOOD_W, FLOOD_H = 1024, 768
+FLOOD_BASE = bytes(range(256)) * (FLOOD_W * FLOOD_H * 4 // 256 + 1)
+
+
+def flood_pixels(n):
+    """The n-th full screen of the flood source: every byte depends on n and its offset."""
+    k = (n * 37) % 256
+    return FLOOD_BASE[k:k + FLOOD_W * FLOOD_H * 4]
+
+
+class FloodSource:
+    """Stands in for QEMU's VNC socket (QEMU's is renamed aside meanwhile): RFB 3.8, security
+    None, every non-incremental FramebufferUpdateRequest answered at once with the whole
+    1024x768 screen in raw 32 bpp (3 MiB, flood_pixels(request number)). Its writes block
+    while the proxy's buffers are full, as QEMU's do."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(str(path))
+        self.sock.listen(4)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.one, args=(c,), daemon=True).start()
+
+    def one(self, c):
+        pf = struct.pack("!BBBBHHHBBBxxx", 32, 24, 0, 1, 255, 255, 255, 16, 8, 0)
+        sizes = {0: 19, 4: 7, 5: 5}
+        n = 0
+        with c:
+            try:
+                c.sendall(b"RFB 003.008\n")
+                recv_exact(c, 12)
+                c.sendall(b"\x01\x01")
+                recv_exact(c, 1)
+                c.sendall(b"\0\0\0\0")
+                recv_exact(c, 1)
+                c.sendall(struct.pack("!HH", FLOOD_W, FLOOD_H) + pf + struct.pack("!I", 5)
+                          + b"flood")
+                while True:
+                    t = recv_exact(c, 1)[0]
+                    if t == 2:
+                        recv_exact(c, 4 * struct.unpack("!xH", recv_exact(c, 3))[0])
+                    elif t == 3:
+                        if recv_exact(c, 9)[0] == 0:
+                            c.sendall(struct.pack("!BxHHHHHi", 0, 1, 0, 0, FLOOD_W, FLOOD_H, 0)
+                                      + flood_pixels(n))
+                            n += 1
+                    elif t in sizes:
+                        recv_exact(c, sizes[t])
+                    else:
+                        return
+            except OSError:
+                return
+
+
+def check_flood(rfb, what, count=16):
+    """count full screens asked for at once, then nothing read for a while (every buffer on
+    the way fills and each hop pauses its reading), then all of them: each byte in order."""
+    assert (rfb.width, rfb.height) == (FLOOD_W, FLOOD_H), what
+    for _ in range(count):
+        rfb.request(False)
+    time.sleep(1.5)  # the stalled viewer under test, not a wait for something to happen
+    for n in range(count):
+        rects = rfb.update()
+        assert [r[:4] for r in rects] == [(0, 0, FLOOD_W, FLOOD_H)], f"{what}: update {n}"
+        assert rects[0][4] == flood_pixels(n), f"{what}: update {n} differs"
+
+
+def test_stalled_viewer_gets_every_byte_of_large_updates(env):
+    sock = env.agent.run / f"vm-{env.vs}" / "vnc.sock"
+    aside = sock.with_name("vnc.sock.qemu")
+    sock.rename(aside)
+    source = None
+    try:
+        source = FloodSource(sock)
+        ws = ws_console(env, ticket(env)["ticket"])
+        try:
+            rfb = rfbclient.Rfb(ws.recv_bytes, ws.send)
+            rfb.handshake()
+            check_flood(rfb, "WebSocket")
+        finally:
+            ws.close()
+        raw = vencrypt_until_tls(env.vnc_port)
+        raw.settimeout(60)
+        s = rfbclient.tls_context(env.cert).wrap_socket(raw, server_hostname="127.0.0.1")
+        try:
+            t = ticket(env)["ticket"].encode()
+            s.sendall(struct.pack("!II", 6, len(t)) + b"ticket" + t)
+            assert recv_exact(s, 4) == b"\0\0\0\0", "VeNCrypt: security result"
+            rfb = rfbclient.Rfb(lambda n: recv_exact(s, n), s.sendall)
+            rfb.client_init()
+            check_flood(rfb, "VeNCrypt")
+        finally:
+            s.close()
+    finally:
+        if source:
+            source.close()
+        sock.unlink(missing_ok=True)
+        aside.rename(sock)  # QEMU's listening socket again, for the tests after this one
 
 
 def test_stop_closes_console_with_message_and_revokes_tickets(env):
