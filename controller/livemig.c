@@ -13,7 +13,18 @@
  *               A target that drops off cancels the migration (its QEMU exits by itself).
  *   follow      the source's agent was lost during the transfer: QEMU migrates without it, so
  *               the target tells how it ended (running there = completed)
- *   confirm     the target reports the guest running (never stop a source before that)
+ *   confirm     the target reports the guest running (never stop a source before that); the
+ *               target agent answers when the guest runs, its QEMU went, or after
+ *               CONFIRM_WAIT_SEC. When it answers "not running" the guest never ran there:
+ *               abort_in, source_resume (below). When it does not answer: confirm_lost.
+ *   confirm_lost  the target is unreachable, so nobody can say whether the guest runs there:
+ *               wait until its agent is back (confirm again) or the node is declared dead
+ *               (its agent fenced its QEMUs first: resume the source), at most
+ *               CONFIRM_LOST_SEC; then the task fails and the vServer is left paused on the
+ *               source, saying so (resuming it could run the guest twice).
+ *   abort_in    the target ends its incoming QEMU unless the guest already ran there (then:
+ *               switch); source_resume: cont + announce-self on the source (retried while
+ *               the disk lock is still held), then abort_undefine, release.
  *   switch      wr_migration_switch(): node + cores in one transaction, consoles revoked
  *   source_stop, source_undefine   the source QEMU (paused after the switch-over) goes away
  *   done        the task ends with QEMU's figures
@@ -37,13 +48,16 @@
 #include "livemig.h"
 #include "log.h"
 #include "placement.h"
+#include "secret.h"
 #include "server.h"
 
 #define NODE_RETRY_SECONDS    2
 #define NODE_RETRY_MAX	      30 /* a minute of a missing node before the step gives up */
 #define COMMAND_TIMEOUT	      60
 #define FOLLOW_POLL_MS	      500
-#define CONFIRM_POLLS	      50 /* x 200 ms */
+#define CONFIRM_WAIT_SEC      10  /* the target's answer after the source completed */
+#define CONFIRM_LOST_SEC      120 /* an unreachable target: back, or declared dead */
+#define RESUME_RETRIES	      10  /* x 1 s: the source's cont (the disk lock may linger) */
 #define DEFAULT_DOWNTIME_MS   100
 #define DEFAULT_CONVERGE_SEC  120
 #define TRANSFER_TIMEOUT_XTRA 600 /* past the convergence bound: post-copy, completion */
@@ -77,6 +91,7 @@ struct mig {
 			 const char *message);
 	struct event *watch; /* transfer: is the target still there? */
 	bool target_lost;
+	bool no_retry; /* the command in flight is not retried when its node is offline */
 	int polls;
 };
 
@@ -148,7 +163,11 @@ finish(struct mig *m, bool ok, const char *info)
 		"detail) SELECT k.user_id, k.username, k.scope_path, k.action || '.' || $2, "
 		"'vserver', $4, $3 FROM k";
 	char tid[24], vid[24];
-	char *params = json_dumps(m->params, JSON_COMPACT);
+	char *params;
+
+	if (json_object_get(m->params, "tls_psk") != NULL)
+		json_object_set_new(m->params, "tls_psk", json_null()); /* its stream is over */
+	params = json_dumps(m->params, JSON_COMPACT);
 	const char *args[] = {call_i64(tid, m->task_id), ok ? "done" : "failed", info,
 			      call_i64(vid, m->vserver_id), params ? params : "{}"};
 
@@ -207,7 +226,8 @@ command_replied(void *arg, bool ok, json_t *result, const char *code, const char
 
 	if (!ok && code != NULL &&
 	    (strcmp(code, "node_offline") == 0 || strcmp(code, "timeout") == 0) &&
-	    strcmp(m->cmd_op, "vm.migrate-out") != 0 && ++m->attempts < NODE_RETRY_MAX) {
+	    strcmp(m->cmd_op, "vm.migrate-out") != 0 && !m->no_retry &&
+	    ++m->attempts < NODE_RETRY_MAX) {
 		struct timeval tv = {NODE_RETRY_SECONDS, 0};
 		log_info("task %lld: node %lld not answering (%s); retrying %s",
 			 (long long)m->task_id, (long long)m->cmd_node, code, m->cmd_op);
@@ -426,13 +446,44 @@ listening(struct mig *m, bool ok, json_t *result, const char *code, const char *
 	goto_step(m, "transfer");
 }
 
+/* migration_tls: a fresh pre-shared key for this migration's stream, kept in the task's params
+ * (task-get does not show them) until the task ends. */
+static bool
+tls_key(struct mig *m)
+{
+	unsigned char key[32];
+	char hex[2 * sizeof(key) + 1];
+
+	if (!m->srv->settings.migration_tls || p_str(m, "tls_psk") != NULL)
+		return true;
+	if (secret_random(key, sizeof(key)) != 0)
+		return false;
+	for (size_t i = 0; i < sizeof(key); i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	json_object_set_new(m->params, "tls_psk", json_string(hex));
+	return true;
+}
+
+static void
+with_tls(struct mig *m, json_t *args)
+{
+	if (args != NULL && p_str(m, "tls_psk") != NULL)
+		json_object_set_new(args, "tls_psk", json_string(p_str(m, "tls_psk")));
+}
+
 static void
 do_incoming(struct mig *m)
 {
-	node_cmd(m, p_int(m, "target"), "vm.migrate-in",
-		 json_pack("{s:I, s:b}", "id", (json_int_t)m->vserver_id, "postcopy",
-			   json_is_true(json_object_get(m->params, "postcopy"))),
-		 COMMAND_TIMEOUT, listening);
+	json_t *args = json_pack("{s:I, s:b}", "id", (json_int_t)m->vserver_id, "postcopy",
+				 json_is_true(json_object_get(m->params, "postcopy")));
+
+	if (!tls_key(m)) {
+		json_decref(args);
+		abort_with(m, "no random key for the TLS migration stream");
+		return;
+	}
+	with_tls(m, args);
+	node_cmd(m, p_int(m, "target"), "vm.migrate-in", args, COMMAND_TIMEOUT, listening);
 }
 
 /* ------------------------------------------------------------------ transfer */
@@ -496,6 +547,7 @@ do_transfer(struct mig *m)
 		abort_with(m, "the target's address is unknown");
 		return;
 	}
+	with_tls(m, args);
 	if (m->watch == NULL)
 		m->watch = event_new(m->srv->base, -1, EV_PERSIST, on_watch, m);
 	if (m->watch != NULL)
@@ -605,15 +657,21 @@ do_done(struct mig *m)
 	const json_t *r = json_object_get(m->params, "result");
 	char info[512];
 
+	char postcopy[64] = "";
+
+	if (json_object_get(r, "postcopy_after_s") != NULL)
+		snprintf(postcopy, sizeof(postcopy), ", switched to post-copy after %lld s",
+			 (long long)json_integer_value(json_object_get(r, "postcopy_after_s")));
 	if (r != NULL)
 		snprintf(info, sizeof(info),
 			 "migrated from %s to %s (QEMU: %lld ms total, %lld ms downtime, %lld MiB "
-			 "sent)%s%s",
+			 "sent%s)%s%s",
 			 node_name(m, "source_name"), node_name(m, "target_name"),
 			 (long long)json_integer_value(json_object_get(r, "total_ms")),
 			 (long long)json_integer_value(json_object_get(r, "downtime_ms")),
 			 (long long)(json_integer_value(json_object_get(r, "transferred")) >> 20),
-			 p_str(m, "cleanup_error") ? "; " : "", p_str(m, "cleanup_error") ?: "");
+			 postcopy, p_str(m, "cleanup_error") ? "; " : "",
+			 p_str(m, "cleanup_error") ?: "");
 	else
 		snprintf(info, sizeof(info),
 			 "migrated from %s to %s (completed while the source's agent was away)%s%s",
@@ -622,38 +680,229 @@ do_done(struct mig *m)
 	finish(m, true, info);
 }
 
-static void do_confirm(struct mig *m);
-
-static void
-on_confirm_again(evutil_socket_t fd, short what, void *arg)
-{
-	do_confirm(arg);
-}
-
 static void
 confirmed(struct mig *m, bool ok, json_t *result, const char *code, const char *message)
 {
 	const char *state = json_string_value(json_object_get(result, "vm_state"));
 
-	if (ok && (state == NULL || strcmp(state, "running") != 0) && ++m->polls < CONFIRM_POLLS) {
-		struct timeval tv = {0, 200 * 1000};
-		event_base_once(m->srv->base, -1, EV_TIMEOUT, on_confirm_again, m, &tv);
+	if (!ok && strcmp(code, "not_defined") != 0) {
+		log_warn("task %lld: the target does not confirm: %s: %s", (long long)m->task_id,
+			 code, message);
+		json_object_set_new(m->params, "lost_error", json_string(message));
+		goto_step(m, "confirm_lost");
 		return;
 	}
-	if (!ok || state == NULL || strcmp(state, "running") != 0) {
-		/* Never stop the source unless the target runs the guest. */
-		abort_with(m, "the source reports the migration completed, but the target %s",
-			   ok ? "does not report the guest running" : "does not answer");
+	if (state != NULL && strcmp(state, "running") == 0) {
+		goto_step(m, "switch");
 		return;
 	}
-	goto_step(m, "switch");
+	/* The target's agent answers and its QEMU did not start the guest: it never ran there. */
+	json_object_set_new(m->params, "resume_source", json_true());
+	if (p_str(m, "reason") == NULL) {
+		char reason[300];
+		if (json_is_true(json_object_get(result, "qemu")))
+			snprintf(reason, sizeof(reason),
+				 "the source reports the migration completed, but the target did "
+				 "not start the guest within %d s",
+				 CONFIRM_WAIT_SEC);
+		else
+			snprintf(reason, sizeof(reason),
+				 "the source reports the migration completed, but the target QEMU "
+				 "exited without starting the guest");
+		json_object_set_new(m->params, "reason", json_string(reason));
+	}
+	goto_step(m, "abort_in");
 }
 
 static void
 do_confirm(struct mig *m)
 {
-	node_cmd(m, p_int(m, "target"), "vm.migrate-status", id_args(m), COMMAND_TIMEOUT,
-		 confirmed);
+	m->no_retry = true; /* offline: confirm_lost decides */
+	node_cmd(m, p_int(m, "target"), "vm.migrate-status",
+		 json_pack("{s:I, s:i}", "id", (json_int_t)m->vserver_id, "wait", CONFIRM_WAIT_SEC),
+		 CONFIRM_WAIT_SEC + COMMAND_TIMEOUT, confirmed);
+}
+
+/* ------------------------------------------------------------------ an unreachable target */
+
+static void do_confirm_lost(struct mig *m);
+
+static void
+on_lost_again(evutil_socket_t fd, short what, void *arg)
+{
+	do_confirm_lost(arg);
+}
+
+/* Neither confirmed nor declared dead within the bound: leave the source paused, say so. */
+static void
+paused_recorded(const struct db_result *res, void *arg)
+{
+	struct mig *m = arg;
+
+	if (res->status != DB_OK)
+		log_error("task %lld: cannot record the vServer paused: %s", (long long)m->task_id,
+			  res->message ? res->message : "-");
+	fail(m, "%s", p_str(m, "reason") ?: "the target did not confirm");
+}
+
+static void
+leave_paused(struct mig *m, const char *why)
+{
+	static const char sql[] = "UPDATE vservers SET state = 'paused', error = $2 WHERE id = $1";
+	char vid[24], reason[512];
+	const char *args[] = {call_i64(vid, m->vserver_id), reason};
+
+	snprintf(reason, sizeof(reason), "%s; the vServer is left paused on %s", why,
+		 node_name(m, "source_name"));
+	json_object_set_new(m->params, "reason", json_string(reason));
+	db_query(m->srv->db, sql, 2, args, paused_recorded, m);
+}
+
+static void
+target_state_read(const struct db_result *res, void *arg)
+{
+	struct mig *m = arg;
+	struct timeval tv = {1, 0};
+	char why[400];
+
+	if (res->status == DB_OK && PQntuples(res->res) == 1 &&
+	    strcmp(PQgetvalue(res->res, 0, 0), "dead") == 0) {
+		/* Declared dead only after failover_after > fence_after + margin: its agent
+		 * killed its QEMUs before (DESIGN §6). But the guest most likely ran there after
+		 * the source completed, writing to its disk: the source's RAM is stale, so it is
+		 * not resumed; it goes, and the vServer boots from its disk when started again. */
+		json_object_set_new(m->params, "target_dead", json_true());
+		json_object_set_new(
+			m->params, "reason",
+			json_string(
+				"the source reports the migration completed, but the target node "
+				"was declared dead before it confirmed; the guest may have run "
+				"there, so its memory on the source is stale"));
+		goto_step(m, "dead_stop");
+		return;
+	}
+	if (agents_node_online(m->srv, p_int(m, "target")) && p_int(m, "lost_rounds") < 10) {
+		/* back (or answering with an error: a few more rounds, then a decision) */
+		json_object_set_new(m->params, "lost_rounds",
+				    json_integer(p_int(m, "lost_rounds") + 1));
+		goto_step(m, json_is_true(json_object_get(m->params, "resume_source")) ? "abort_in"
+										       : "confirm");
+		return;
+	}
+	if (++m->polls >= CONFIRM_LOST_SEC || p_int(m, "lost_rounds") >= 10) {
+		snprintf(why, sizeof(why),
+			 "the source reports the migration completed, but the target node %s "
+			 "neither confirmed nor was declared dead within %d s (%s), so the guest "
+			 "may run there; if it never ran on %s, vserver-resume; otherwise its "
+			 "memory here is stale: vserver-stop and vserver-start (it boots from its "
+			 "disk)",
+			 node_name(m, "target_name"), CONFIRM_LOST_SEC,
+			 p_str(m, "lost_error") ?: "not connected", node_name(m, "target_name"));
+		leave_paused(m, why);
+		return;
+	}
+	event_base_once(m->srv->base, -1, EV_TIMEOUT, on_lost_again, m, &tv);
+}
+
+static void
+do_confirm_lost(struct mig *m)
+{
+	static const char sql[] = "SELECT state FROM nodes WHERE id = $1";
+	char nid[24];
+	const char *args[] = {call_i64(nid, p_int(m, "target"))};
+
+	db_query(m->srv->db, sql, 1, args, target_state_read, m);
+}
+
+/* ------------------------------------------------------------------ the guest never ran there */
+
+static void
+aborted_in(struct mig *m, bool ok, json_t *result, const char *code, const char *message)
+{
+	if (ok) {
+		goto_step(m, "source_resume");
+	} else if (strcmp(code, "running") == 0) {
+		/* It started there after all: it stays there. */
+		log_warn("task %lld: the guest runs on the target after all: switching",
+			 (long long)m->task_id);
+		json_object_set_new(m->params, "resume_source", json_null());
+		json_object_set_new(m->params, "reason", json_null());
+		goto_step(m, "switch");
+	} else if (strcmp(code, "not_defined") == 0) {
+		goto_step(m, "source_resume");
+	} else {
+		log_warn("task %lld: aborting the incoming QEMU: %s: %s", (long long)m->task_id,
+			 code, message);
+		json_object_set_new(m->params, "lost_error", json_string(message));
+		goto_step(m, "confirm_lost");
+	}
+}
+
+/* The target was declared dead: the source's paused QEMU goes, the vServer is stopped. */
+static void
+dead_recorded(const struct db_result *res, void *arg)
+{
+	struct mig *m = arg;
+
+	if (res->status != DB_OK)
+		note_cleanup(m, "recording the vServer stopped", "database",
+			     res->message ? res->message : "-");
+	goto_step(m, "release");
+}
+
+static void
+dead_stopped(struct mig *m, bool ok, json_t *result, const char *code, const char *message)
+{
+	static const char sql[] = "UPDATE vservers SET state = 'stopped', error = $2 WHERE id = $1";
+	char vid[24];
+	const char *args[] = {call_i64(vid, m->vserver_id), p_str(m, "reason") ?: "-"};
+
+	if (!ok && strcmp(code, "not_defined") != 0) {
+		/* paused, never resumed: the vServer stays paused there, with the reason */
+		char why[600];
+		snprintf(why, sizeof(why), "%s; stopping it on %s failed: %s: %s",
+			 p_str(m, "reason") ?: "-", node_name(m, "source_name"), code, message);
+		leave_paused(m, why);
+		return;
+	}
+	json_object_set_new(m->params, "stopped_source", json_true());
+	db_query(m->srv->db, sql, 2, args, dead_recorded, m);
+}
+
+static void do_source_resume(struct mig *m);
+
+static void
+on_resume_again(evutil_socket_t fd, short what, void *arg)
+{
+	do_source_resume(arg);
+}
+
+static void
+source_resumed(struct mig *m, bool ok, json_t *result, const char *code, const char *message)
+{
+	struct timeval tv = {1, 0};
+	char why[600];
+
+	if (ok) {
+		json_object_set_new(m->params, "resumed", json_true());
+		goto_step(m, "abort_undefine");
+		return;
+	}
+	if (strcmp(code, "resume_failed") == 0 && ++m->polls < RESUME_RETRIES) {
+		event_base_once(m->srv->base, -1, EV_TIMEOUT, on_resume_again, m, &tv);
+		return;
+	}
+	snprintf(why, sizeof(why), "%s; resuming it on %s failed: %s: %s",
+		 p_str(m, "reason") ?: "the target did not run the guest",
+		 node_name(m, "source_name"), code, message);
+	leave_paused(m, why);
+}
+
+static void
+do_source_resume(struct mig *m)
+{
+	node_cmd(m, p_int(m, "source"), "vm.migrate-resume", id_args(m), COMMAND_TIMEOUT,
+		 source_resumed);
 }
 
 /* ------------------------------------------------------------------ abort */
@@ -683,7 +932,11 @@ released(const struct db_result *res, void *arg)
 	if (res->status != DB_OK)
 		note_cleanup(m, "releasing the reserved cores", "database",
 			     res->message ? res->message : "-");
-	fail(m, "%s; the vServer keeps running on %s%s%s", p_str(m, "reason") ?: "failed",
+	fail(m, "%s; the vServer %s %s%s%s", p_str(m, "reason") ?: "failed",
+	     json_is_true(json_object_get(m->params, "stopped_source"))
+		     ? "was stopped (its next start boots it from its disk) on"
+	     : json_is_true(json_object_get(m->params, "resumed")) ? "was resumed and runs on"
+								   : "keeps running on",
 	     node_name(m, "source_name"), p_str(m, "cleanup_error") ? "; " : "",
 	     p_str(m, "cleanup_error") ?: "");
 }
@@ -742,6 +995,16 @@ advance(struct mig *m)
 			 source_undefined);
 	else if (is(m, "confirm"))
 		do_confirm(m);
+	else if (is(m, "confirm_lost"))
+		do_confirm_lost(m);
+	else if (is(m, "abort_in"))
+		node_cmd(m, p_int(m, "target"), "vm.migrate-abort-in", id_args(m), COMMAND_TIMEOUT,
+			 aborted_in);
+	else if (is(m, "source_resume"))
+		do_source_resume(m);
+	else if (is(m, "dead_stop"))
+		node_cmd(m, p_int(m, "source"), "vm.stop", id_args(m), COMMAND_TIMEOUT,
+			 dead_stopped);
 	else if (is(m, "done"))
 		do_done(m);
 	else if (is(m, "abort"))
@@ -785,6 +1048,7 @@ loaded(const struct db_result *res, void *arg)
 		return;
 	}
 	m->polls = 0;
+	m->no_retry = false;
 	advance(m);
 }
 

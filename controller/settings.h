@@ -51,6 +51,7 @@ struct settings {
 	long long failover_after;   /* seconds of silence before a node is declared dead */
 	long long failover_margin;  /* failover_after must exceed node_fence_after + this */
 	long long node_fence_after; /* the agents' fence_after, for the check above */
+	bool migration_tls; /* live migration streams over TLS (livemig.c) */
 };
 
 extern const struct config_key settings_table[];

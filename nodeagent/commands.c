@@ -107,6 +107,8 @@ static const struct param console_allow_args[] = {
 static const struct param migrate_in_args[] = {
 	{"id", PARAM_INT, true, false, 1, INT64_MAX, NULL, "vServer id"},
 	{"postcopy", PARAM_BOOL, true, false, 0, 0, NULL, "allow a switch to post-copy"},
+	{"tls_psk", PARAM_STRING, false, false, 64, 64, NULL,
+	 "hex key: the stream over TLS (tls-creds-psk), the same key on both sides"},
 	PARAM_END,
 };
 
@@ -119,6 +121,15 @@ static const struct param migrate_out_args[] = {
 	{"postcopy", PARAM_BOOL, true, false, 0, 0, NULL, "switch to post-copy at the bound"},
 	{"converge_seconds", PARAM_INT, true, false, 0, 86400, NULL,
 	 "bound for the pre-copy phase, 0 = none"},
+	{"tls_psk", PARAM_STRING, false, false, 64, 64, NULL,
+	 "hex key: the stream over TLS (tls-creds-psk), the same key on both sides"},
+	PARAM_END,
+};
+
+static const struct param migrate_status_args[] = {
+	{"id", PARAM_INT, true, false, 1, INT64_MAX, NULL, "vServer id"},
+	{"wait", PARAM_INT, false, false, 0, 60, NULL,
+	 "target: answer once the incoming guest runs or its QEMU is gone, at most this long"},
 	PARAM_END,
 };
 
@@ -146,7 +157,11 @@ const struct command_entry command_table[] = {
 	 "migrate to uri; replies when it ended"},
 	{"vm.migrate-cancel", vm_cmd_migrate_cancel, migrate_cancel_args,
 	 "cancel an outgoing migration"},
-	{"vm.migrate-status", vm_cmd_migrate_status, id_args, "query-migrate"},
+	{"vm.migrate-status", vm_cmd_migrate_status, migrate_status_args, "query-migrate"},
+	{"vm.migrate-abort-in", vm_cmd_migrate_abort_in, id_args,
+	 "end an incoming QEMU that never ran the guest (error \"running\" if it did)"},
+	{"vm.migrate-resume", vm_cmd_migrate_resume, id_args,
+	 "cont a source whose completed migration the target never ran, then announce-self"},
 	{"disk.create", vm_cmd_disk_create, disk_create_args, "{storage, name, size_gb, backing?}"},
 	{"disk.delete", vm_cmd_disk_delete, disk_args, "{storage, name}"},
 	{"disk.grow", vm_cmd_disk_grow, disk_grow_args, "{storage, name, size_gb}"},

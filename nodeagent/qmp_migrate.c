@@ -94,6 +94,40 @@ qmp_migrate_start_postcopy(struct qmp *q, qmp_done_cb cb, void *arg)
 	return submit_done(q, "migrate-start-postcopy", NULL, cb, arg);
 }
 
+int
+qmp_tls_psk_add(struct qmp *q, const char *id, const char *dir, const char *username,
+		qmp_done_cb cb, void *arg)
+{
+	json_t *args = json_pack("{s:s, s:s, s:s, s:s}", "qom-type", "tls-creds-psk", "id", id,
+				 "dir", dir, "endpoint", username != NULL ? "client" : "server");
+
+	if (args != NULL && username != NULL)
+		json_object_set_new(args, "username", json_string(username));
+	return submit_done(q, "object-add", args, cb, arg);
+}
+
+int
+qmp_object_del(struct qmp *q, const char *id, qmp_done_cb cb, void *arg)
+{
+	return submit_done(q, "object-del", json_pack("{s:s}", "id", id), cb, arg);
+}
+
+int
+qmp_migrate_set_tls(struct qmp *q, const char *creds_id, qmp_done_cb cb, void *arg)
+{
+	return submit_done(q, "migrate-set-parameters", json_pack("{s:s}", "tls-creds", creds_id),
+			   cb, arg);
+}
+
+int
+qmp_announce_self(struct qmp *q, qmp_done_cb cb, void *arg)
+{
+	return submit_done(q, "announce-self",
+			   json_pack("{s:i, s:i, s:i, s:i}", "initial", 50, "max", 550, "rounds", 5,
+				     "step", 100),
+			   cb, arg);
+}
+
 bool
 qmp_migrate_active(const char *status)
 {

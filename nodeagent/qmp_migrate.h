@@ -31,6 +31,15 @@ int qmp_migrate(struct qmp *q, const char *uri, qmp_done_cb cb, void *arg);
 int qmp_migrate_incoming(struct qmp *q, const char *uri, qmp_done_cb cb, void *arg);
 int qmp_migrate_cancel(struct qmp *q, qmp_done_cb cb, void *arg);
 int qmp_migrate_start_postcopy(struct qmp *q, qmp_done_cb cb, void *arg);
+/* TLS of the migration stream: a tls-creds-psk object (dir holds keys.psk, "USER:HEXKEY";
+ * username: the client's user, NULL on the server), object-del, and the tls-creds parameter
+ * ("" = plain TCP again). */
+int qmp_tls_psk_add(struct qmp *q, const char *id, const char *dir, const char *username,
+		    qmp_done_cb cb, void *arg);
+int qmp_object_del(struct qmp *q, const char *id, qmp_done_cb cb, void *arg);
+int qmp_migrate_set_tls(struct qmp *q, const char *creds_id, qmp_done_cb cb, void *arg);
+/* announce-self: RARP for every NIC now and then 4 times more (50 ms, then 100 ms steps). */
+int qmp_announce_self(struct qmp *q, qmp_done_cb cb, void *arg);
 
 /* query-migrate. Absent numbers are 0 (has_ram tells whether the "ram" block was there). */
 struct qmp_migration_info {

@@ -42,7 +42,7 @@
 #include "tap.h"
 #include "vm.h"
 
-#define SOCKET_POLL_MS 50
+#define SOCKET_POLL_MS 10 /* a stat() while QEMU starts: cheap, and every start waits for it */
 #define RECONNECT_SEC  1
 
 static void vm_exited(evutil_socket_t fd, short what, void *arg);

@@ -166,5 +166,7 @@ void vm_cmd_migrate_in(struct command *cmd);
 void vm_cmd_migrate_out(struct command *cmd);
 void vm_cmd_migrate_cancel(struct command *cmd);
 void vm_cmd_migrate_status(struct command *cmd);
+void vm_cmd_migrate_abort_in(struct command *cmd);
+void vm_cmd_migrate_resume(struct command *cmd);
 
 #endif
