@@ -7,12 +7,23 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_ops.h"
 #include "auth.h"
+#include "auth_cache.h"
 #include "log.h"
 #include "secret.h"
 #include "server.h"
+
+static double
+now_real(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 bool
 auth_principal_from_json(struct principal *who, json_t *j)
@@ -82,6 +93,16 @@ authenticated(struct call *c, json_t *j)
 					who->token_mask |= bit;
 			}
 		}
+		if (c->auth.cacheable) {
+			/* Until the TTL or the token's expiry, whichever comes first. */
+			double now = now_real();
+			double until = now + (double)c->srv->settings.auth_cache_ttl;
+			json_t *expires = json_object_get(j, "expires");
+			if (json_is_number(expires) && json_number_value(expires) < until)
+				until = json_number_value(expires);
+			auth_cache_put(c->srv->auth_cache, c->auth.key, c->auth.gen, now, until,
+				       who);
+		}
 	} else if (ok) {
 		who->kind = AUTH_SESSION;
 		who->token_mask = PRIV_ALL;
@@ -126,6 +147,7 @@ auth_authenticate(struct call *c, call_done_fn next)
 		"touch.id, touch.name, $2 FROM touch JOIN users u ON u.id = touch.user_id "
 		"JOIN accounts a ON a.id = u.account_id) "
 		"SELECT json_build_object('token_id', t.id, 'privileges', t.privileges, "
+		"'expires', extract(epoch FROM t.expires_at)::float8, "
 		"'user', " AUTH_PRINCIPAL_JSON ") "
 		"FROM t JOIN users u ON u.id = t.user_id JOIN accounts a ON a.id = u.account_id "
 		"WHERE " AUTH_ACCOUNT_ENABLED;
@@ -135,6 +157,15 @@ auth_authenticate(struct call *c, call_done_fn next)
 	c->resolving.next = next;
 	if (c->bearer != NULL) {
 		secret_sha256_hex(c->bearer, strlen(c->bearer), hash);
+		if (auth_cache_usable(c->srv)) {
+			if (auth_cache_get(c->srv->auth_cache, hash, now_real(), &c->who)) {
+				next(c);
+				return;
+			}
+			c->auth.cacheable = true;
+			c->auth.gen = auth_cache_generation(c->srv->auth_cache);
+			memcpy(c->auth.key, hash, sizeof(c->auth.key));
+		}
 		const char *params[] = {hash, c->client_ip};
 		call_sql_json(c, token_sql, 2, params, authenticated);
 		return;
@@ -214,4 +245,39 @@ auth_login_failed(struct call *c, const char *username, const char *why, const c
 
 	log_info("failed login for '%s' from %s: %s", username, c->client_ip, why);
 	call_sql(c, sql, 6, params, failure_recorded);
+}
+/*
+ * Any change to credentials or rights (sql/014_auth_cache.sql), or a session that (re)started
+ * listening: forget every cached principal.
+ */
+static void
+notified(void *arg, const char *channel, const char *extra)
+{
+	struct server *srv = arg;
+
+	if (channel != NULL)
+		log_debug("auth cache: %s notified '%s': %zu entries dropped", channel,
+			  extra ? extra : "", auth_cache_count(srv->auth_cache));
+	else
+		log_debug("auth cache: a database session (re)started listening: %zu entries "
+			  "dropped",
+			  auth_cache_count(srv->auth_cache));
+	auth_cache_invalidate(srv->auth_cache);
+}
+
+bool
+auth_start(struct server *srv)
+{
+	srv->auth_cache = auth_cache_new((size_t)srv->settings.auth_cache_entries);
+	if (srv->auth_cache == NULL)
+		return false;
+	db_listen(srv->db, AUTH_CACHE_CHANNEL, notified, srv);
+	return true;
+}
+
+bool
+auth_cache_usable(const struct server *srv)
+{
+	return srv->auth_cache != NULL && srv->settings.auth_cache_ttl > 0 &&
+	       srv->settings.auth_cache_entries > 0 && db_listening(srv->db);
 }

@@ -11,7 +11,18 @@
 
 #define SESSION_COOKIE "wr_session"
 
-/* Fill c->who from the credentials the binding stored in c; next runs only on success. */
+/*
+ * webrackd start-up, after db_new(): create srv->auth_cache (settings auth_cache_ttl,
+ * auth_cache_entries) and make the database pool listen for its invalidations.
+ */
+bool auth_start(struct server *srv) __attribute__((warn_unused_result));
+/* True when the auth cache may be used now: on, and every database session listens. */
+bool auth_cache_usable(const struct server *srv);
+
+/*
+ * Fill c->who from the credentials the binding stored in c; next runs only on success (at once,
+ * before this returns, when an API token's principal is cached).
+ */
 void auth_authenticate(struct call *c, call_done_fn next);
 
 /*

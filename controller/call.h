@@ -100,7 +100,13 @@ struct call {
 		const void *kind;
 		uint32_t need;
 		call_done_fn next;
-	} resolving; /* call_resolve() in flight */
+		call_json_fn fetched; /* call_resolve_fetch(): gets the object's JSON */
+	} resolving;		      /* call_resolve() in flight */
+	struct {
+		bool cacheable; /* store the principal the lookup finds */
+		uint64_t gen;	/* the auth cache's generation when the lookup started */
+		char key[65];	/* SHA-256 of the token, hex */
+	} auth;
 };
 
 /*
@@ -126,6 +132,13 @@ void call_sql(struct call *c, const char *sql, int n, const char *const *params,
 void call_sql_json(struct call *c, const char *sql, int n, const char *const *params,
 		   call_json_fn next);
 
+/*
+ * Column col of the first row as JSON into *value (NULL for no row or SQL NULL). False when it
+ * is malformed: then the call has been answered (internal error, logged).
+ */
+bool call_json_column(struct call *c, const PGresult *res, int col, json_t **value)
+	__attribute__((warn_unused_result));
+
 /* The most common statement: one whose only parameter $1 is an object id. */
 void call_sql_json_id(struct call *c, const char *sql, int64_t id, call_json_fn next);
 
@@ -147,6 +160,21 @@ bool call_parse_path(const char *text, int64_t *path, size_t *n);
  * into c->subject and check privileges: invisible → not_found, visible without `need` → denied.
  */
 void call_resolve(struct call *c, const char *kind, int64_t id, uint32_t need, call_done_fn next);
+
+/*
+ * call_resolve() and the read of the object in one statement (one round trip, one snapshot):
+ * sql's first five columns are those of the kind's resolve query (RESOLVE_<KIND>_COLS, FROM
+ * RESOLVE_<KIND>_FROM, whose $1 is the id), the sixth the object as a JSON object, and any
+ * further column (JSON) becomes a member of it named by the column; params[0] is ignored
+ * (the id goes there). next gets the JSON only when the rights check passed; a missing or
+ * invisible object is not_found exactly as with call_resolve().
+ */
+void call_resolve_fetch(struct call *c, const char *kind, int64_t id, uint32_t need,
+			const char *sql, int n, const char **params, call_json_fn next);
+
+/* The vserver kind's resolve query, for call_resolve_fetch() statements. */
+#define RESOLVE_VSERVER_COLS "a.path, coalesce(v.vdc_id, 0), v.id, v.name, 0"
+#define RESOLVE_VSERVER_FROM "vservers v JOIN accounts a ON a.id = v.account_id WHERE v.id = $1"
 
 /* The caller's privileges on an object placed at (path, vdc, vserver). */
 uint32_t call_privs(const struct call *c, const int64_t *path, size_t n, int64_t vdc,

@@ -1,14 +1,26 @@
 /*
  * The PostgreSQL pool. Each connection is a small state machine driven by libpq's non-blocking
- * API (PQconnectStart/PQconnectPoll, PQsendQueryParams/PQflush/PQconsumeInput) with one event
- * re-armed on PQsocket() before every wait, since the socket changes across reconnects. A
- * connection that breaks fails its query with DB_UNAVAILABLE and comes back on its own after an
- * exponential backoff; while none is up, queries fail at once so callers can answer 503 instead of
- * hanging.
+ * API (PQconnectStart/PQconnectPoll, then pipeline mode: PQsendQueryPrepared + PQpipelineSync,
+ * PQflush, PQconsumeInput). While connecting, one event is re-armed on PQsocket() before every
+ * wait, since the socket changes across reconnects; once up, a persistent read event and a
+ * write event added only while libpq has unsent output.
+ *
+ * Pipelining: a connection carries up to `depth` queries at once, each followed by its own Sync,
+ * so each is still its own implicit transaction with its own outcome (an error in one does not
+ * touch the next), committed before its callback runs, exactly as one query at a time. A new
+ * query goes to the connection with the fewest in flight, so a slow statement delays others only
+ * when every connection is busy. What it saves: PostgreSQL finds the next query waiting when it
+ * finishes one instead of sleeping until webrackd has read the answer and sent the next, and
+ * webrackd reads several answers per wake-up.
+ *
+ * A connection that breaks fails its queries with DB_UNAVAILABLE and comes back on its own after
+ * an exponential backoff; while none is up, queries fail at once so callers can answer 503
+ * instead of hanging.
  */
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,13 +34,19 @@
 #define BACKOFF_MAX_MS 5000
 #define PREPARED_MAX   512 /* per connection; beyond that, statements run unprepared */
 
+/* Where a query in flight is in its results: [Parse], Bind/Execute, Sync. */
+enum phase { PH_PREPARE, PH_EXEC, PH_SYNC };
+
 struct query {
-	struct query *next;
+	struct query *next; /* in the pool's queue, then in its connection's pipeline */
 	const char *sql;
 	int nparams;
 	char **params;
 	db_callback cb;
 	void *arg;
+	bool raw; /* sent unprepared (LISTEN) */
+	enum phase phase;
+	PGresult *res; /* its outcome: the first result of Execute, or the failed Parse */
 };
 
 enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
@@ -37,18 +55,21 @@ enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
 struct conn {
 	struct db *db;
 	int index;
-	enum conn_state state;
+	enum conn_state state; /* CONN_BUSY: queries in flight */
 	PGconn *pg;
-	struct event ev;    /* socket readiness */
+	struct event ev;    /* connecting: one-shot, re-armed; up: persistent read */
+	struct event wev;   /* up: added while libpq has unsent output */
 	struct event timer; /* reconnect backoff */
 	bool ev_added;
+	bool wev_added;
+	bool listen_sent; /* LISTEN for db->channel sent on this session */
+	bool listening;	  /* ... and done */
 	int backoff_ms;
-	struct query *q; /* in flight while CONN_BUSY */
-	PGresult *res;	 /* first result of q */
+	struct query *head, *tail; /* in flight, in order */
+	int inflight;
 	/* Statements prepared on this connection, by the hash of their text (see conn_send). */
 	uint64_t prepared[PREPARED_MAX];
 	int nprepared;
-	bool preparing; /* q's statement is being prepared; its execution follows */
 };
 
 /* Owner: webrackd's main(). */
@@ -59,12 +80,18 @@ struct db {
 	struct conn *conns;
 	struct query *head, *tail;
 	int queued, queue_max;
+	int depth; /* queries in flight per connection at most */
 	bool was_up;
+	/* db_listen(): every session LISTENs on channel before its first query. */
+	const char *channel;
+	db_notify_fn notify;
+	void *notify_arg;
 };
 
 static void conn_connect(struct conn *c);
 static void conn_dispatch(struct db *db);
-static void conn_prepared(struct conn *c);
+static void conn_listen(struct conn *c);
+static void conn_send(struct conn *c, struct query *q);
 
 static void
 query_free(struct query *q)
@@ -72,6 +99,8 @@ query_free(struct query *q)
 	for (int i = 0; i < q->nparams; i++)
 		free(q->params[i]);
 	free(q->params);
+	if (q->res != NULL)
+		PQclear(q->res);
 	free(q);
 }
 
@@ -139,6 +168,7 @@ fail_queue_if_down(struct db *db)
 
 static void conn_on_socket(evutil_socket_t fd, short what, void *p);
 
+/* Connecting: wait once for what libpq asked. */
 static void
 conn_wait(struct conn *c, short what)
 {
@@ -147,6 +177,33 @@ conn_wait(struct conn *c, short what)
 	event_assign(&c->ev, c->db->base, PQsocket(c->pg), what, conn_on_socket, c);
 	event_add(&c->ev, NULL);
 	c->ev_added = true;
+}
+
+/* Up: want (or not) to hear when the socket takes more output. */
+static void
+conn_want_write(struct conn *c, bool on)
+{
+	if (on && !c->wev_added) {
+		event_add(&c->wev, NULL);
+		c->wev_added = true;
+	} else if (!on && c->wev_added) {
+		event_del(&c->wev);
+		c->wev_added = false;
+	}
+}
+
+/* Tell db_listen()'s callback about the notifications libpq has collected. */
+static void
+conn_notifies(struct conn *c)
+{
+	struct db *db = c->db;
+	PGnotify *n;
+
+	while ((n = PQnotifies(c->pg)) != NULL) {
+		if (db->notify != NULL)
+			db->notify(db->notify_arg, n->relname, n->extra);
+		PQfreemem(n);
+	}
 }
 
 static void
@@ -158,15 +215,16 @@ conn_down(struct conn *c, const char *reason)
 		event_del(&c->ev);
 		c->ev_added = false;
 	}
-	if (c->res != NULL) {
-		PQclear(c->res);
-		c->res = NULL;
+	conn_want_write(c, false);
+	c->listening = false;
+	/* Deferred: conn_down can run inside db_query() via conn_send(). */
+	while (c->head != NULL) {
+		struct query *q = c->head;
+		c->head = q->next;
+		query_fail_later(db, q, DB_UNAVAILABLE);
 	}
-	if (c->q != NULL) {
-		/* Deferred: conn_down can run inside db_query() via conn_send(). */
-		query_fail_later(db, c->q, DB_UNAVAILABLE);
-		c->q = NULL;
-	}
+	c->tail = NULL;
+	c->inflight = 0;
 	if (c->pg != NULL) {
 		PQfinish(c->pg);
 		c->pg = NULL;
@@ -182,6 +240,16 @@ conn_down(struct conn *c, const char *reason)
 }
 
 static void
+conn_down_pq(struct conn *c)
+{
+	char reason[256];
+
+	snprintf(reason, sizeof(reason), "%s", c->pg ? PQerrorMessage(c->pg) : "no connection");
+	reason[strcspn(reason, "\n")] = '\0';
+	conn_down(c, reason);
+}
+
+static void
 conn_ready(struct conn *c)
 {
 	struct db *db = c->db;
@@ -190,6 +258,10 @@ conn_ready(struct conn *c)
 		event_del(&c->ev);
 		c->ev_added = false;
 	}
+	if (PQenterPipelineMode(c->pg) != 1) {
+		conn_down_pq(c);
+		return;
+	}
 	c->state = CONN_IDLE;
 	c->backoff_ms = BACKOFF_MIN_MS;
 	if (!db->was_up)
@@ -197,7 +269,10 @@ conn_ready(struct conn *c)
 	db->was_up = true;
 	/* Watch an idle connection too, so that a server shutdown is noticed before the next query.
 	 */
-	conn_wait(c, EV_READ | EV_PERSIST);
+	event_assign(&c->ev, db->base, PQsocket(c->pg), EV_READ | EV_PERSIST, conn_on_socket, c);
+	event_assign(&c->wev, db->base, PQsocket(c->pg), EV_WRITE | EV_PERSIST, conn_on_socket, c);
+	event_add(&c->ev, NULL);
+	c->ev_added = true;
 	conn_dispatch(db);
 }
 
@@ -218,13 +293,9 @@ conn_poll_connect(struct conn *c)
 		}
 		conn_ready(c);
 		return;
-	default: {
-		char reason[256];
-		snprintf(reason, sizeof(reason), "%s", PQerrorMessage(c->pg));
-		reason[strcspn(reason, "\n")] = '\0';
-		conn_down(c, reason);
+	default:
+		conn_down_pq(c);
 		return;
-	}
 	}
 }
 
@@ -232,17 +303,15 @@ static void
 conn_connect(struct conn *c)
 {
 	c->nprepared = 0; /* a new session knows no prepared statements */
-	c->preparing = false;
+	c->listen_sent = false;
+	c->listening = false;
 	c->pg = PQconnectStart(c->db->conninfo);
 	if (c->pg == NULL) {
 		conn_down(c, "out of memory");
 		return;
 	}
 	if (PQstatus(c->pg) == CONNECTION_BAD) {
-		char reason[256];
-		snprintf(reason, sizeof(reason), "%s", PQerrorMessage(c->pg));
-		reason[strcspn(reason, "\n")] = '\0';
-		conn_down(c, reason);
+		conn_down_pq(c);
 		return;
 	}
 	c->state = CONN_CONNECTING;
@@ -253,113 +322,6 @@ static void
 conn_on_timer(evutil_socket_t fd, short what, void *p)
 {
 	conn_connect(p);
-}
-
-static void
-conn_finish_query(struct conn *c)
-{
-	struct query *q = c->q;
-	PGresult *res = c->res;
-	struct db_result r = {0};
-
-	c->q = NULL;
-	c->res = NULL;
-	c->state = CONN_IDLE;
-	switch (res ? PQresultStatus(res) : PGRES_FATAL_ERROR) {
-	case PGRES_TUPLES_OK:
-	case PGRES_COMMAND_OK:
-		r.status = DB_OK;
-		r.res = res;
-		break;
-	default:
-		r.status = DB_SQL_ERROR;
-		r.sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-		r.message = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-		if (r.sqlstate == NULL)
-			r.sqlstate = "XX000";
-		if (r.message == NULL)
-			r.message = "query failed";
-		/* Connection-level failures (class 08, admin shutdown) mean the server is gone. */
-		if (strncmp(r.sqlstate, "08", 2) == 0 || strncmp(r.sqlstate, "57P", 3) == 0)
-			r.status = DB_UNAVAILABLE;
-		break;
-	}
-	q->cb(&r, q->arg);
-	query_free(q);
-	if (res)
-		PQclear(res);
-	if (PQstatus(c->pg) != CONNECTION_OK) {
-		conn_down(c, "connection lost");
-		return;
-	}
-	conn_wait(c, EV_READ | EV_PERSIST);
-	conn_dispatch(c->db);
-}
-
-static void
-conn_read(struct conn *c)
-{
-	if (PQconsumeInput(c->pg) != 1) {
-		char reason[256];
-		snprintf(reason, sizeof(reason), "%s", PQerrorMessage(c->pg));
-		reason[strcspn(reason, "\n")] = '\0';
-		conn_down(c, reason);
-		return;
-	}
-	if (c->state == CONN_IDLE) {
-		/* Nothing was asked: drop notices; a broken connection shows in PQstatus. */
-		PGnotify *n;
-		while ((n = PQnotifies(c->pg)) != NULL)
-			PQfreemem(n);
-		if (PQstatus(c->pg) != CONNECTION_OK)
-			conn_down(c, "connection lost while idle");
-		return;
-	}
-	while (!PQisBusy(c->pg)) {
-		PGresult *res = PQgetResult(c->pg);
-		if (res == NULL) {
-			if (c->preparing)
-				conn_prepared(c);
-			else
-				conn_finish_query(c);
-			return;
-		}
-		if (c->res == NULL)
-			c->res = res;
-		else
-			PQclear(res); /* one statement per query: later results are not expected */
-	}
-	conn_wait(c, EV_READ);
-}
-
-static void
-conn_on_socket(evutil_socket_t fd, short what, void *p)
-{
-	struct conn *c = p;
-
-	switch (c->state) {
-	case CONN_CONNECTING:
-		conn_poll_connect(c);
-		return;
-	case CONN_BUSY:
-		if (what & EV_WRITE) {
-			int f = PQflush(c->pg);
-			if (f < 0) {
-				conn_down(c, "cannot send query");
-				return;
-			}
-			conn_wait(c, f == 1 ? EV_READ | EV_WRITE : EV_READ);
-			if (!(what & EV_READ))
-				return;
-		}
-		conn_read(c);
-		return;
-	case CONN_IDLE:
-		conn_read(c);
-		return;
-	case CONN_DOWN:
-		return;
-	}
 }
 
 /* FNV-1a: statement texts name their prepared statements. */
@@ -381,14 +343,211 @@ is_prepared(const struct conn *c, uint64_t h)
 	return false;
 }
 
+/* A Parse failed: the statement is not prepared on this session after all. */
 static void
-conn_sent(struct conn *c, int ok)
+forget_prepared(struct conn *c, uint64_t h)
 {
-	if (ok != 1) {
-		char reason[256];
-		snprintf(reason, sizeof(reason), "%s", PQerrorMessage(c->pg));
-		reason[strcspn(reason, "\n")] = '\0';
-		conn_down(c, reason);
+	for (int i = 0; i < c->nprepared; i++) {
+		if (c->prepared[i] == h) {
+			c->prepared[i] = c->prepared[--c->nprepared];
+			return;
+		}
+	}
+}
+
+/* A query's outcome to its caller. q has left the pipeline. */
+static void
+query_finish(struct query *q)
+{
+	PGresult *res = q->res;
+	struct db_result r = {0};
+
+	switch (res ? PQresultStatus(res) : PGRES_FATAL_ERROR) {
+	case PGRES_TUPLES_OK:
+	case PGRES_COMMAND_OK:
+		r.status = DB_OK;
+		r.res = res;
+		break;
+	default:
+		r.status = DB_SQL_ERROR;
+		r.sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		r.message = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+		if (r.sqlstate == NULL)
+			r.sqlstate = "XX000";
+		if (r.message == NULL)
+			r.message = "query failed";
+		/* Connection-level failures (class 08, admin shutdown) mean the server is gone. */
+		if (strncmp(r.sqlstate, "08", 2) == 0 || strncmp(r.sqlstate, "57P", 3) == 0)
+			r.status = DB_UNAVAILABLE;
+		break;
+	}
+	q->cb(&r, q->arg);
+	query_free(q);
+}
+
+/*
+ * Take the results libpq has parsed, in pipeline order: per query [Parse result, NULL], Execute
+ * result(s), NULL, then PGRES_PIPELINE_SYNC, after which the query is committed and answered.
+ * Returns false when the connection went down meanwhile (c must not be touched then).
+ */
+static bool
+conn_results(struct conn *c)
+{
+	while (c->head != NULL && c->pg != NULL && !PQisBusy(c->pg)) {
+		struct query *q = c->head;
+		PGresult *res = PQgetResult(c->pg);
+
+		switch (q->phase) {
+		case PH_PREPARE:
+			if (res == NULL) {
+				q->phase = PH_EXEC;
+			} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				forget_prepared(c, sql_hash(q->sql));
+				q->res = res; /* the caller gets the Parse error */
+			} else {
+				PQclear(res);
+			}
+			break;
+		case PH_EXEC:
+			/* One statement per query; a second result is the "aborted" after a
+			 * failed Parse. */
+			if (res == NULL)
+				q->phase = PH_SYNC;
+			else if (q->res == NULL)
+				q->res = res;
+			else
+				PQclear(res);
+			break;
+		case PH_SYNC:
+			if (res == NULL) {
+				conn_down(c, "pipeline out of step");
+				return false;
+			}
+			if (PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+				if (q->res == NULL)
+					q->res = res;
+				else
+					PQclear(res);
+				break;
+			}
+			PQclear(res);
+			c->head = q->next;
+			if (c->head == NULL) {
+				c->tail = NULL;
+				c->state = CONN_IDLE;
+			}
+			c->inflight--;
+			/*
+			 * libpq parses notifications while it looks for results: the query's
+			 * own (sent before its ReadyForQuery) may be among them by now.
+			 */
+			conn_notifies(c);
+			query_finish(q);
+			/* The callback may have queued more here, or found the session broken. */
+			if (c->state == CONN_DOWN)
+				return false;
+			break;
+		}
+	}
+	return true;
+}
+
+static void
+conn_read(struct conn *c)
+{
+	if (PQconsumeInput(c->pg) != 1) {
+		conn_down_pq(c);
+		return;
+	}
+	/*
+	 * Notifications first, and again before every query's callback (conn_results): those a
+	 * statement's own commit raised (a session hears its own NOTIFY before the statement's
+	 * ReadyForQuery) reach db_listen()'s callback before the statement's caller does.
+	 */
+	conn_notifies(c);
+	if (c->head == NULL) {
+		/* Nothing was asked; a broken connection shows in PQstatus. */
+		if (PQstatus(c->pg) != CONNECTION_OK)
+			conn_down(c, "connection lost while idle");
+		return;
+	}
+	if (!conn_results(c))
+		return;
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		conn_down(c, "connection lost");
+		return;
+	}
+	conn_dispatch(c->db);
+}
+
+static void
+conn_on_socket(evutil_socket_t fd, short what, void *p)
+{
+	struct conn *c = p;
+
+	switch (c->state) {
+	case CONN_CONNECTING:
+		conn_poll_connect(c);
+		return;
+	case CONN_BUSY:
+	case CONN_IDLE:
+		if (what & EV_WRITE) {
+			int f = PQflush(c->pg);
+			if (f < 0) {
+				conn_down(c, "cannot send query");
+				return;
+			}
+			conn_want_write(c, f == 1);
+		}
+		if (what & EV_READ)
+			conn_read(c);
+		return;
+	case CONN_DOWN:
+		return;
+	}
+}
+
+/*
+ * Every statement is prepared once per connection and then executed by name, so PostgreSQL
+ * parses and plans it once instead of on every call (most of the cost of the small statements
+ * webrackd runs). The first use sends the Parse ahead of the execution in the same pipeline; the
+ * statement counts as prepared from then on (a later query may follow it at once), and is
+ * forgotten again should the Parse fail.
+ */
+static void
+conn_send(struct conn *c, struct query *q)
+{
+	uint64_t h = sql_hash(q->sql);
+	char name[24];
+	int ok;
+
+	q->next = NULL;
+	q->phase = PH_EXEC;
+	if (c->tail)
+		c->tail->next = q;
+	else
+		c->head = q;
+	c->tail = q;
+	c->inflight++;
+	c->state = CONN_BUSY;
+	snprintf(name, sizeof(name), "wr%016llx", (unsigned long long)h);
+	if (q->raw) {
+		ok = PQsendQueryParams(c->pg, q->sql, 0, NULL, NULL, NULL, NULL, 0);
+	} else if (is_prepared(c, h)) {
+		ok = PQsendQueryPrepared(c->pg, name, q->nparams, (const char *const *)q->params,
+					 NULL, NULL, 0);
+	} else if (c->nprepared == PREPARED_MAX) {
+		ok = PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
+				       (const char *const *)q->params, NULL, NULL, 0);
+	} else {
+		q->phase = PH_PREPARE;
+		c->prepared[c->nprepared++] = h;
+		ok = PQsendPrepare(c->pg, name, q->sql, q->nparams, NULL) &&
+		     PQsendQueryPrepared(c->pg, name, q->nparams, (const char *const *)q->params,
+					 NULL, NULL, 0);
+	}
+	if (ok != 1 || PQpipelineSync(c->pg) != 1) {
+		conn_down_pq(c);
 		return;
 	}
 	int f = PQflush(c->pg);
@@ -396,71 +555,77 @@ conn_sent(struct conn *c, int ok)
 		conn_down(c, "cannot send query");
 		return;
 	}
-	conn_wait(c, f == 1 ? EV_READ | EV_WRITE : EV_READ);
+	conn_want_write(c, f == 1);
 }
 
 static void
-conn_execute_prepared(struct conn *c)
+listened(const struct db_result *r, void *arg)
 {
-	struct query *q = c->q;
-	char name[24];
+	struct conn *c = arg;
+	struct db *db = c->db;
 
-	snprintf(name, sizeof(name), "wr%016llx", (unsigned long long)sql_hash(q->sql));
-	conn_sent(c, PQsendQueryPrepared(c->pg, name, q->nparams, (const char *const *)q->params,
-					 NULL, NULL, 0));
+	if (r->status != DB_OK) {
+		log_error("db connection %d: LISTEN %s failed: %s", c->index, db->channel,
+			  r->message ? r->message : "-");
+		return; /* conn_down (if it broke) retries; else the session stays non-listening */
+	}
+	c->listening = true;
+	/* Whatever was notified while this session was not listening is unknown: say so. */
+	if (db->notify != NULL)
+		db->notify(db->notify_arg, NULL, NULL);
 }
 
 /*
- * Every statement is prepared once per connection and then executed by name, so PostgreSQL
- * parses and plans it once instead of on every call (most of the cost of the small statements
- * webrackd runs). The first use costs one more round trip: Parse, then Bind/Execute.
+ * Before its first query, a fresh session LISTENs: first in its pipeline, so it is in effect
+ * before any query sent after it runs.
  */
 static void
-conn_send(struct conn *c, struct query *q)
+conn_listen(struct conn *c)
 {
-	uint64_t h = sql_hash(q->sql);
-	char name[24];
+	struct db *db = c->db;
+	struct query *q = calloc(1, sizeof(*q));
+	static char sql[80];
 
-	c->q = q;
-	c->state = CONN_BUSY;
-	if (is_prepared(c, h)) {
-		conn_execute_prepared(c);
+	if (q == NULL || (q->params = calloc(1, sizeof(char *))) == NULL) {
+		free(q);
+		conn_down(c, "out of memory");
 		return;
 	}
-	if (c->nprepared == PREPARED_MAX) {
-		conn_sent(c, PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
-					       (const char *const *)q->params, NULL, NULL, 0));
-		return;
-	}
-	snprintf(name, sizeof(name), "wr%016llx", (unsigned long long)h);
-	c->preparing = true;
-	conn_sent(c, PQsendPrepare(c->pg, name, q->sql, q->nparams, NULL));
+	snprintf(sql, sizeof(sql), "LISTEN %s", db->channel);
+	c->listen_sent = true;
+	q->sql = sql;
+	q->raw = true;
+	q->cb = listened;
+	q->arg = c;
+	conn_send(c, q);
 }
 
-/* The Parse of q's statement has been answered: execute it, or report why it failed. */
-static void
-conn_prepared(struct conn *c)
+/* The connection that is up and has the fewest queries in flight below the depth, or NULL. */
+static struct conn *
+conn_pick(struct db *db)
 {
-	PGresult *res = c->res;
+	struct conn *best = NULL;
 
-	c->preparing = false;
-	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
-		conn_finish_query(c); /* the callback gets the Parse error */
-		return;
+	for (int i = 0; i < db->nconns; i++) {
+		struct conn *c = &db->conns[i];
+		if ((c->state == CONN_IDLE || c->state == CONN_BUSY) && c->inflight < db->depth &&
+		    (best == NULL || c->inflight < best->inflight))
+			best = c;
 	}
-	PQclear(res);
-	c->res = NULL;
-	c->prepared[c->nprepared++] = sql_hash(c->q->sql);
-	conn_execute_prepared(c);
+	return best;
 }
 
 static void
 conn_dispatch(struct db *db)
 {
-	for (int i = 0; i < db->nconns && db->head != NULL; i++) {
-		struct conn *c = &db->conns[i];
-		if (c->state != CONN_IDLE)
-			continue;
+	struct conn *c;
+
+	for (int i = 0; db->channel != NULL && i < db->nconns; i++) {
+		c = &db->conns[i];
+		if ((c->state == CONN_IDLE || c->state == CONN_BUSY) && !c->listen_sent)
+			conn_listen(c);
+	}
+	while (db->head != NULL && (c = conn_pick(db)) != NULL) {
 		struct query *q = db->head;
 		db->head = q->next;
 		if (db->head == NULL)
@@ -524,6 +689,7 @@ db_new(struct event_base *base, const char *conninfo, int pool_size, int queue_m
 		return NULL;
 	db->base = base;
 	db->queue_max = queue_max;
+	db->depth = DB_PIPELINE_DEPTH_DEFAULT;
 	db->conninfo = strdup(conninfo);
 	db->conns = calloc((size_t)pool_size, sizeof(struct conn));
 	if (db->conninfo == NULL || db->conns == NULL) {
@@ -545,9 +711,43 @@ db_new(struct event_base *base, const char *conninfo, int pool_size, int queue_m
 }
 
 void
+db_listen(struct db *db, const char *channel, db_notify_fn cb, void *arg)
+{
+	db->channel = channel;
+	db->notify = cb;
+	db->notify_arg = arg;
+	conn_dispatch(db); /* idle sessions now; busy ones when they are done */
+}
+
+bool
+db_listening(const struct db *db)
+{
+	bool any = false;
+
+	if (db->channel == NULL)
+		return false;
+	for (int i = 0; i < db->nconns; i++) {
+		const struct conn *c = &db->conns[i];
+		if (c->state != CONN_IDLE && c->state != CONN_BUSY)
+			continue;
+		if (!c->listening)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+void
 db_set_queue_max(struct db *db, int queue_max)
 {
 	db->queue_max = queue_max;
+}
+
+void
+db_set_pipeline_depth(struct db *db, int depth)
+{
+	db->depth = depth < 1 ? 1 : depth;
+	conn_dispatch(db);
 }
 
 void
@@ -560,12 +760,14 @@ db_free(struct db *db)
 		evtimer_del(&c->timer);
 		if (c->ev_added)
 			event_del(&c->ev);
-		if (c->res)
-			PQclear(c->res);
-		if (c->q) {
+		if (c->wev_added)
+			event_del(&c->wev);
+		while (c->head != NULL) {
+			struct query *q = c->head;
 			struct db_result r = {.status = DB_UNAVAILABLE, .message = "shutting down"};
-			c->q->cb(&r, c->q->arg);
-			query_free(c->q);
+			c->head = q->next;
+			q->cb(&r, q->arg);
+			query_free(q);
 		}
 		if (c->pg)
 			PQfinish(c->pg);

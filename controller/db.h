@@ -31,6 +31,30 @@ typedef void (*db_callback)(const struct db_result *r, void *arg);
 
 struct db *db_new(struct event_base *base, const char *conninfo, int pool_size, int queue_max);
 void db_set_queue_max(struct db *db, int queue_max);
+
+/*
+ * Queries in flight per connection at most (pipeline mode; 1: one at a time). Each query is
+ * still its own transaction, committed before its callback runs.
+ */
+#define DB_PIPELINE_DEPTH_DEFAULT 8
+void db_set_pipeline_depth(struct db *db, int depth);
+
+/*
+ * Notifications. channel: NULL for "the session (re)started listening": whatever was notified
+ * before may have been missed. extra: the payload (NULL in that case).
+ */
+typedef void (*db_notify_fn)(void *arg, const char *channel, const char *extra);
+
+/*
+ * Every session of the pool LISTENs on channel (a static string, one channel per pool) before
+ * its first query, and cb hears every notification any session receives. A statement's own
+ * NOTIFY reaches cb before the statement's callback runs (PostgreSQL delivers a session's own
+ * notifications before its ReadyForQuery), so a change made through this pool is known before
+ * its caller is answered.
+ */
+void db_listen(struct db *db, const char *channel, db_notify_fn cb, void *arg);
+/* True when at least one session is up and every session that is up listens. */
+bool db_listening(const struct db *db);
 bool db_is_up(const struct db *db);
 
 /* sql must stay valid until the callback (a string literal); params are copied. */

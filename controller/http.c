@@ -34,16 +34,43 @@
 #define HEADERS_MAX	     (16 * 1024)
 #define HTTP_TIMEOUT_SECONDS 60
 
+/* Replies up to this size leave in one TLS record (see coalesce()). */
+#define COALESCE_MAX (16 * 1024)
+
+/*
+ * bufferevent_openssl calls SSL_write once per chain of its output buffer, and evhttp adds a
+ * reply's headers and its body as separate chains: two TLS records, two write(2)s, and the
+ * client wakes twice per reply. The records are written later, when the loop finds the socket
+ * writable; until then a small reply is made one chain here, so it leaves as one record. Only
+ * HTTP replies (the pending output starts with the status line): a connection taken over by the
+ * console's WebSocket (console_ws.c) keeps its frames as they are.
+ */
+static void
+coalesce(struct evbuffer *out, const struct evbuffer_cb_info *info, void *arg)
+{
+	size_t len = evbuffer_get_length(out);
+	char head[7];
+
+	if (info->n_added > 0 && len > info->n_added && len <= COALESCE_MAX &&
+	    evbuffer_copyout(out, head, sizeof(head)) == (ev_ssize_t)sizeof(head) &&
+	    memcmp(head, "HTTP/1.", sizeof(head)) == 0)
+		evbuffer_pullup(out, -1);
+}
+
 static struct bufferevent *
 make_tls_bufferevent(struct event_base *base, void *arg)
 {
 	struct server *srv = arg;
 	SSL *ssl = SSL_new(srv->tls);
+	struct bufferevent *bev;
 
 	if (ssl == NULL)
 		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (bev != NULL)
+		evbuffer_add_cb(bufferevent_get_output(bev), coalesce, NULL);
+	return bev;
 }
 
 void

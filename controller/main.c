@@ -20,6 +20,7 @@
 
 #include "agents.h"
 #include "auth.h"
+#include "auth_cache.h"
 #include "api_ops.h"
 #include "bootstrap.h"
 #include "ca.h"
@@ -132,6 +133,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	settings_free(&fresh);
 	log_set_level((enum log_level)srv->settings.log_level);
 	db_set_queue_max(srv->db, (int)srv->settings.db_queue_max);
+	db_set_pipeline_depth(srv->db, (int)srv->settings.db_pipeline_depth);
 	log_info("configuration reloaded");
 }
 
@@ -264,7 +266,16 @@ run_server(struct server *srv)
 		return 1;
 	}
 	evthread_use_pthreads();
-	srv->base = event_base_new();
+	/*
+	 * epoll changelist: the event changes of one loop pass (evhttp switches a connection's
+	 * read and write interest several times per request) become one epoll_ctl per socket.
+	 */
+	struct event_config *evcfg = event_config_new();
+	if (evcfg != NULL) {
+		event_config_set_flag(evcfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		srv->base = event_base_new_with_config(evcfg);
+		event_config_free(evcfg);
+	}
 	if (srv->base == NULL)
 		goto out;
 	srv->workq = workq_new(srv->base, (int)srv->settings.workers);
@@ -273,6 +284,10 @@ run_server(struct server *srv)
 	srv->db = db_new(srv->base, srv->settings.db, (int)srv->settings.db_pool_size,
 			 (int)srv->settings.db_queue_max);
 	srv->capacity = capacity_new(srv);
+	if (srv->db != NULL)
+		db_set_pipeline_depth(srv->db, (int)srv->settings.db_pipeline_depth);
+	if (srv->db != NULL && !auth_start(srv)) /* auth cache: before any request */
+		goto out;
 	if (srv->workq == NULL || srv->db == NULL || srv->capacity == NULL || !http_start(srv) ||
 	    !agents_start(srv) || !console_start(srv) || !failover_start(srv))
 		goto out;
@@ -312,6 +327,7 @@ out:
 	stats_writer_free(srv->stats_writer);
 	db_free(srv->db);
 	failover_stop(srv); /* after db_free: it answers the monitor's queries in flight */
+	auth_cache_free(srv->auth_cache);
 	if (srv->base)
 		event_base_free(srv->base);
 	SSL_CTX_free(srv->tls);

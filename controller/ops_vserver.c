@@ -141,24 +141,22 @@ op_vserver_list(struct call *c)
 	ops_list_subtree(c, sql, "account_id", PRIV_VSERVER_VIEW);
 }
 
-static void
-vserver_get_resolved(struct call *c)
-{
-	/* "ips": the fresh guest addresses (controller/ops_ip.c, sql/008_guest_ips.sql). */
-	static const char sql[] =
-		"SELECT " VSERVER_JSON "::jsonb || jsonb_build_object('ips', "
-		"wr_guest_ips_fresh(v.id, $2::int)) FROM vservers v WHERE v.id = $1";
-	char id[24], stale[24];
-	const char *params[] = {call_i64(id, c->subject.id),
-				call_i64(stale, c->srv->settings.ip_stale_after)};
-
-	call_sql_json(c, sql, 2, params, ops_reply_object);
-}
-
 void
 op_vserver_get(struct call *c)
 {
-	call_resolve(c, "vserver", call_arg_int(c, "id", 0), 0, vserver_get_resolved);
+	/*
+	 * The rights check's row and the vServer in one statement: the most frequent read of the
+	 * API costs one round trip. "ips": the fresh guest addresses (controller/ops_ip.c,
+	 * sql/008_guest_ips.sql).
+	 */
+	static const char sql[] =
+		"SELECT " RESOLVE_VSERVER_COLS ", " VSERVER_JSON
+		", wr_guest_ips_fresh(v.id, $2::int) AS ips FROM " RESOLVE_VSERVER_FROM;
+	char stale[24];
+	const char *params[] = {NULL, call_i64(stale, c->srv->settings.ip_stale_after)};
+
+	call_resolve_fetch(c, "vserver", call_arg_int(c, "id", 0), 0, sql, 2, params,
+			   ops_reply_object);
 }
 
 /* The failover flag (sql/012_failover.sql); read by the failover monitor when a node dies. */

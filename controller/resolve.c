@@ -32,10 +32,8 @@ static const struct kind kinds[] = {
 	 "SELECT a.path, d.id, 0, d.name, 0 FROM vdcs d JOIN accounts a ON a.id = d.account_id "
 	 "WHERE d.id = $1",
 	 PRIV_ACCOUNT_VIEW | PRIV_VSERVER_VIEW, false},
-	{"vserver",
-	 "SELECT a.path, coalesce(v.vdc_id, 0), v.id, v.name, 0 FROM vservers v "
-	 "JOIN accounts a ON a.id = v.account_id WHERE v.id = $1",
-	 PRIV_VSERVER_VIEW, false},
+	{"vserver", "SELECT " RESOLVE_VSERVER_COLS " FROM " RESOLVE_VSERVER_FROM, PRIV_VSERVER_VIEW,
+	 false},
 	{"grant",
 	 "SELECT a.path, 0, 0, g.role, g.user_id FROM grants g JOIN users u ON u.id = g.user_id "
 	 "JOIN accounts a ON a.id = u.account_id WHERE g.id = $1",
@@ -51,17 +49,17 @@ static const struct kind kinds[] = {
 	 PRIV_TASK_VIEW, false},
 };
 
-static void
-resolved(struct call *c, const PGresult *res)
+/* The rights check on a resolve row; false when the call has been answered. */
+static bool
+check(struct call *c, const PGresult *res)
 {
 	struct subject *s = &c->subject;
 	const struct kind *k = c->resolving.kind;
 	uint32_t need = c->resolving.need;
-	call_done_fn next = c->resolving.next;
 
 	if (PQntuples(res) != 1 || !call_parse_path(PQgetvalue(res, 0, 0), s->path, &s->path_len)) {
 		call_fail(c, API_NOT_FOUND, "%s not found", k->name);
-		return;
+		return false;
 	}
 	s->type = k->name;
 	s->vdc_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
@@ -75,20 +73,44 @@ resolved(struct call *c, const PGresult *res)
 	if ((s->privs & k->view) == 0 && !self) {
 		/* Same words as for a missing object: nothing may tell the two apart. */
 		call_fail(c, API_NOT_FOUND, "%s not found", k->name);
-		return;
+		return false;
 	}
 	if ((s->privs & need) != need) {
 		call_fail(c, API_DENIED, "you may not do this to %s '%s'", k->name, s->name);
-		return;
+		return false;
 	}
-	next(c);
+	return true;
 }
 
-void
-call_resolve(struct call *c, const char *kind, int64_t id, uint32_t need, call_done_fn next)
+static void
+resolved(struct call *c, const PGresult *res)
+{
+	if (check(c, res))
+		c->resolving.next(c);
+}
+
+/* Columns after the sixth are members of the object, named by the column (JSON each). */
+static void
+fetched(struct call *c, const PGresult *res)
+{
+	json_t *obj, *member;
+
+	if (!check(c, res) || !call_json_column(c, res, 5, &obj))
+		return;
+	for (int col = 6; col < PQnfields(res) && json_is_object(obj); col++) {
+		if (!call_json_column(c, res, col, &member)) {
+			json_decref(obj);
+			return;
+		}
+		json_object_set_new(obj, PQfname(res, col), member ? member : json_null());
+	}
+	c->resolving.fetched(c, obj);
+}
+
+static bool
+start(struct call *c, const char *kind, int64_t id, uint32_t need)
 {
 	const struct kind *k = NULL;
-	char idbuf[24];
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (strcmp(kinds[i].name, kind) == 0)
@@ -96,13 +118,36 @@ call_resolve(struct call *c, const char *kind, int64_t id, uint32_t need, call_d
 	if (k == NULL) {
 		log_error("unknown object kind '%s'", kind);
 		call_fail(c, API_INTERNAL, "internal error (logged)");
-		return;
+		return false;
 	}
 	memset(&c->subject, 0, sizeof(c->subject));
 	c->subject.id = id;
 	c->resolving.kind = k;
 	c->resolving.need = need;
+	return true;
+}
+
+void
+call_resolve(struct call *c, const char *kind, int64_t id, uint32_t need, call_done_fn next)
+{
+	char idbuf[24];
+
+	if (!start(c, kind, id, need))
+		return;
 	c->resolving.next = next;
 	const char *params[] = {call_i64(idbuf, id)};
-	call_sql(c, k->sql, 1, params, resolved);
+	call_sql(c, ((const struct kind *)c->resolving.kind)->sql, 1, params, resolved);
+}
+
+void
+call_resolve_fetch(struct call *c, const char *kind, int64_t id, uint32_t need, const char *sql,
+		   int n, const char **params, call_json_fn next)
+{
+	char idbuf[24];
+
+	if (!start(c, kind, id, need))
+		return;
+	c->resolving.fetched = next;
+	params[0] = call_i64(idbuf, id);
+	call_sql(c, sql, n, params, fetched);
 }

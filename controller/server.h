@@ -22,6 +22,7 @@ struct agent_link;
 struct stats_writer;
 struct stats_graph_cache;
 struct failover;
+struct auth_cache;
 
 struct server {
 	const char *config_file;
@@ -48,6 +49,7 @@ struct server {
 	struct stats_graph_cache *stats_cache; /* recent graph PNGs, see stats_graph.c */
 	struct console *console;	       /* console proxy, see console.c */
 	struct failover *failover;	       /* the failover monitor, see failover.c */
+	struct auth_cache *auth_cache;	       /* token → principal, see auth_cache.c */
 };
 
 /* Called when an API call finishes; completes a drain when it was the last one. */

@@ -101,6 +101,14 @@ const struct config_key settings_table[] = {
 	 "lifetime of a one-time console ticket"},
 	{"soap_wsse_window", CONFIG_INT, OFF(soap_wsse_window), "300", 30, 3600, NULL, true,
 	 "seconds a SOAP WS-Security UsernameToken's Created may lie in the past or future"},
+	{"auth_cache_ttl", CONFIG_INT, OFF(auth_cache_ttl), "10", 0, 60, NULL, true,
+	 "seconds an API token's principal is kept in memory (0: authenticate every call in "
+	 "PostgreSQL); changes to tokens, users, accounts and grants drop it at once"},
+	{"auth_cache_entries", CONFIG_INT, OFF(auth_cache_entries), "4096", 0, 1000000, NULL, false,
+	 "API token principals cached at most (0: no cache)"},
+	{"db_pipeline_depth", CONFIG_INT, OFF(db_pipeline_depth), "8", 1, 64, NULL, true,
+	 "queries in flight per PostgreSQL connection (pipeline mode; 1: one at a time); each "
+	 "is still its own transaction"},
 	{"failover_after", CONFIG_INT, OFF(failover_after), "13", 3, 3600, NULL, false,
 	 "seconds without a heartbeat after which a node is declared dead and its failover "
 	 "vServers restart elsewhere; must exceed node_fence_after + failover_margin"},

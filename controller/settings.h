@@ -51,6 +51,11 @@ struct settings {
 	long long failover_after;   /* seconds of silence before a node is declared dead */
 	long long failover_margin;  /* failover_after must exceed node_fence_after + this */
 	long long node_fence_after; /* the agents' fence_after, for the check above */
+	/* seconds an API token's principal is cached (0: off), principals cached at most */
+	long long auth_cache_ttl;
+	long long auth_cache_entries;
+	/* queries in flight per PostgreSQL connection */
+	long long db_pipeline_depth;
 	bool migration_tls; /* live migration streams over TLS (livemig.c) */
 };
 

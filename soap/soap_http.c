@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -124,10 +126,50 @@ run(struct call *c)
 	c->op->handler(c);
 }
 
+/*
+ * soap_op_find() derives every operation's SOAP name until one matches: fine for the WSDL, but
+ * it was the most expensive step of a small request (twice per request). The table never
+ * changes while webrackd runs, so names once found are remembered (also unknown ones, in a
+ * bounded table: a client cannot grow it).
+ */
+#define OP_MEMO_SIZE 256
+
+static const struct op *
+find_op(const char *name)
+{
+	static struct {
+		char name[SOAP_NAME_MAX];
+		const struct op *op;
+		bool set;
+	} memo[OP_MEMO_SIZE];
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	for (unsigned i = 0; i < 4; i++) { /* a few slots per name */
+		unsigned slot = (h + i) % OP_MEMO_SIZE;
+		if (memo[slot].set && strcmp(memo[slot].name, name) == 0)
+			return memo[slot].op;
+	}
+	const struct op *op = soap_op_find(name);
+	if (strlen(name) < SOAP_NAME_MAX) {
+		for (unsigned i = 0; i < 4; i++) {
+			unsigned slot = (h + i) % OP_MEMO_SIZE;
+			if (!memo[slot].set) {
+				snprintf(memo[slot].name, sizeof(memo[slot].name), "%s", name);
+				memo[slot].op = op;
+				memo[slot].set = true;
+				break;
+			}
+		}
+	}
+	return op;
+}
+
 static const struct param *
 lookup(const char *name, void *arg)
 {
-	const struct op *op = soap_op_find(name);
+	const struct op *op = find_op(name);
 
 	return op != NULL ? op->params : NULL;
 }
@@ -211,7 +253,7 @@ soap_http_handle(struct server *srv, struct evhttp_request *req)
 		free(sc);
 		return;
 	}
-	const struct op *op = soap_op_find(sc->sr.operation);
+	const struct op *op = find_op(sc->sr.operation);
 	snprintf(sc->name, sizeof(sc->name), "%s", sc->sr.operation);
 	struct call *c = call_new(srv, op, sc->sr.args);
 	if (c == NULL) {

@@ -9,7 +9,7 @@ with a self-signed certificate), a private PostgreSQL and a real webrackd (the i
 tests' Stack), and loadgen (bench/soap/loadgen.c: libevent + OpenSSL, closed loop, every
 latency recorded). Prints a table and writes the "SOAP vs nginx" section of docs/BENCHMARKS.md.
 
-Usage: /usr/bin/python3 bench/soap/run.py [--connections 1,8,32,64] [--seconds 10]
+Usage: /usr/bin/python3 bench/soap/run.py [--connections 1,8,32,64,128] [--seconds 10]
        [--warmup 2] [--nginx-workers 1] [--no-write] [--keep]
 """
 
@@ -43,6 +43,15 @@ GOAL = 0.30  # the issue: SOAP reads at >= 30 % of nginx's static file rate
 TITLE = "## SOAP vs nginx"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 STATIC = "<!doctype html><title>webrack</title><p>" + "static file " * 40 + "</p>\n"
+
+# Earlier runs of this benchmark, for comparison (the table below is always this run's).
+HISTORY = [
+    "2026-11-22 06:56 UTC, before the issue-4 performance work (three round trips per "
+    "request: token lookup, rights row, read; pool of 4, one query per connection at a "
+    "time): SOAP 1,124 req/s at C=1 (7 % of nginx), 2,373 req/s at C=32 (6 %); \"CPU "
+    "server\" 0.49 was webrackd alone (that version looked for postmaster.pid in the wrong "
+    "directory and counted no PostgreSQL process)",
+]
 
 SOAP_BODY = """<?xml version="1.0" encoding="UTF-8"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" \
@@ -159,13 +168,26 @@ def cpu_of(pids):
     return sum(placement.proc_cpu(p) for p in pids)
 
 
+def machine_cpu():
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v) - v[3] - v[4], sum(v)
+
+
 def measure(label, pids_fn, conns, seconds, warmup, **kw):
-    pids = pids_fn()
-    c0, t0 = cpu_of(pids), time.monotonic()
+    """pids_fn: {part: [pid, ...]}; the server's CPU is their sum, also given per part."""
+    parts = pids_fn()
+    c0 = {k: cpu_of(v) for k, v in parts.items()}
+    m0, t0 = machine_cpu(), time.monotonic()
     res = loadgen(conns=conns, seconds=seconds, warmup=warmup, **kw)
     wall = time.monotonic() - t0
-    res["cpu_server"] = (cpu_of(pids) - c0) / wall  # cores busy, warm-up included
+    m1 = machine_cpu()
+    # cores busy, warm-up included
+    res["cpu_parts"] = {k: (cpu_of(v) - c0[k]) / wall for k, v in parts.items()}
+    res["cpu_server"] = sum(res["cpu_parts"].values())
     res["cpu_loadgen"] /= wall
+    res["cpu_machine"] = (os.cpu_count() or 1) * (m1[0] - m0[0]) / max(1, m1[1] - m0[1])
     res["label"] = label
     say(f"{label:<28} c={conns:<3} {res['rps']:>9.1f} req/s  p50 {res['p50_ms']:.2f} ms  "
         f"p99 {res['p99_ms']:.2f} ms  errors {res['errors'] + res['connection_errors']}")
@@ -173,13 +195,15 @@ def measure(label, pids_fn, conns, seconds, warmup, **kw):
 
 
 def webrack_pids(stack):
-    pids = [stack.proc.pid]
-    try:
-        pm = int((stack.pgdir / "postmaster.pid").read_text().split()[0])
-        pids += [pm] + placement.children_of(pm)
-    except (OSError, ValueError, IndexError):
-        pass
-    return pids
+    pg = []
+    for pidfile in (stack.pgdir / "data" / "postmaster.pid", stack.pgdir / "postmaster.pid"):
+        try:
+            pm = int(pidfile.read_text().split()[0])
+            pg = [pm] + placement.children_of(pm)
+            break
+        except (OSError, ValueError, IndexError):
+            pass
+    return {"webrackd": [stack.proc.pid], "postgres": pg}
 
 
 def soap_works(stack, token, vid, body_file):
@@ -223,15 +247,20 @@ def render(m, rows, soap_ok, soap_note, args):
              f"127.0.0.1, self-signed P-256 certificate, a {len(STATIC)}-byte static file, "
              "access log off")
     L.append("* webrackd (one event loop) with its private PostgreSQL (default durability, "
-             "default pool); the request is a customer admin's API token (Bearer) reading one "
-             "vServer: SOAP `getVServer` = `POST /soap`, JSON `vserver-get` = "
-             "`POST /api/v1/vserver-get`; every request authenticates the token and reads the "
-             "vServer with its rights from PostgreSQL")
+             "default settings: db_pool_size 4, db_pipeline_depth 8, auth_cache_ttl 10 s); the "
+             "request is a customer admin's API token (Bearer) reading one vServer: SOAP "
+             "`getVServer` = `POST /soap`, JSON `vserver-get` = `POST /api/v1/vserver-get`; "
+             "every request authenticates the token (from the auth cache once it is there, "
+             "which every change to tokens, users, accounts and grants empties at once) and "
+             "reads the vServer with its rights from PostgreSQL (one statement)")
     L.append(f"* loadgen (bench/soap/loadgen.c): C keep-alive TLS connections in one libevent "
              f"loop, closed loop (next request when the answer is complete), {args.warmup:g} s "
              f"warm-up then {args.seconds:g} s measured per row; every latency recorded")
     L.append("* all of it shares the same cores; the CPU columns say who used them (cores busy, "
-             "2.00 = both cores of a 2-core machine)")
+             "2.00 = both cores of a 2-core machine); \"CPU machine\" is everything the "
+             "machine ran meanwhile, other users included")
+    for h in HISTORY:
+        L.append(f"* earlier: {h}")
     if not soap_ok:
         L.append(f"* **SOAP did not answer getVServer when measured** ({soap_note}); only the "
                  "JSON binding is measured below")
@@ -244,23 +273,52 @@ def render(m, rows, soap_ok, soap_note, args):
                         for k, v in best.items())
     L.append(f"**Summary.** {summary}.")
     L.append("")
-    L.append("| what | C | requests/s | p50 ms | p99 ms | errors | of nginx | CPU server | "
-             "CPU loadgen |")
-    L.append("|---|---|---|---|---|---|---|---|---|")
+    # CPU cost per request (server + loadgen), which contention distorts far less than rates
+    cost = {}
     for r in rows:
-        ratio = "—" if r["label"] == "nginx static file" else f"{r['ratio'] * 100:.0f} %"
+        if r["rps"] > 0:
+            cost.setdefault(r["label"], []).append(
+                (r["cpu_server"] + r["cpu_loadgen"]) / r["rps"] * 1e6)
+    if "nginx static file" in cost:
+        ng = min(cost["nginx static file"])
+        parts = [f"nginx {ng:.0f} µs"] + [
+            f"{k} {min(v):.0f} µs ({ng / min(v) * 100:.0f} % of nginx's rate if both were "
+            "CPU-bound)" for k, v in cost.items() if k != "nginx static file"]
+        L.append("**CPU per request** (server + loadgen, the lowest over the rows): " +
+                 "; ".join(parts) + ".")
+        L.append("")
+    others = max((r["cpu_machine"] - r["cpu_server"] - r["cpu_loadgen"] for r in rows),
+                 default=0.0)
+    if others > 0.25:
+        L.append(f"**The machine was not idle**: other processes used up to {others:.2f} "
+                 "cores during the rows (\"CPU machine\" minus server and loadgen). nginx, "
+                 "which otherwise saturates a core, suffers more from that than webrackd, so "
+                 "these ratios flatter webrackd; rerun on an idle machine for the figures that "
+                 "count, and compare the CPU per request meanwhile.")
+        L.append("")
+    L.append("| what | C | requests/s | p50 ms | p99 ms | errors | of nginx | CPU server | "
+             "CPU webrackd | CPU PostgreSQL | CPU loadgen | CPU machine |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        nginx_row = r["label"] == "nginx static file"
+        ratio = "—" if nginx_row else f"{r['ratio'] * 100:.0f} %"
+        parts = r.get("cpu_parts", {})
+        split = ("— | —" if nginx_row else
+                 f"{parts.get('webrackd', 0):.2f} | {parts.get('postgres', 0):.2f}")
         L.append(f"| {r['label']} | {r['connections']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | "
                  f"{r['p99_ms']:.2f} | {r['errors'] + r['connection_errors']} | {ratio} | "
-                 f"{r['cpu_server']:.2f} | {r['cpu_loadgen']:.2f} |")
+                 f"{r['cpu_server']:.2f} | {split} | {r['cpu_loadgen']:.2f} | "
+                 f"{r['cpu_machine']:.2f} |")
     L.append("")
     L.append("\"CPU server\" is nginx (master and workers) or webrackd plus its PostgreSQL "
-             "(postmaster and backends). \"of nginx\" compares requests/s at the same C.")
+             "(postmaster and backends), also shown apart. \"of nginx\" compares requests/s at "
+             "the same C.")
     return "\n".join(L) + "\n"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--connections", default="1,8,32,64")
+    ap.add_argument("--connections", default="1,8,32,64,128")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--nginx-workers", type=int, default=1)
@@ -294,7 +352,8 @@ def main():
         auth = f"Authorization: Bearer {token}"
         rows = []
         for c in conns:
-            base = measure("nginx static file", nginx.pids, c, args.seconds, args.warmup,
+            base = measure("nginx static file", lambda: {"nginx": nginx.pids()}, c,
+                           args.seconds, args.warmup,
                            port=nginx.port, path="/static.html")
             base["ratio"] = 1.0
             rows.append(base)
