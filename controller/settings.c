@@ -117,6 +117,9 @@ const struct config_key settings_table[] = {
 	{"node_fence_after", CONFIG_INT, OFF(node_fence_after), "10", 2, 3600, NULL, false,
 	 "the fence_after of the node agents (node.conf); agents report theirs and a node with a "
 	 "longer one is waited for longer"},
+	{"migration_tls", CONFIG_BOOL, OFF(migration_tls), "no", 0, 0, NULL, true,
+	 "live migration streams between nodes over TLS (QEMU tls-creds-psk, a fresh key per "
+	 "migration handed to both agents over their links)"},
 	CONFIG_END,
 };
 
@@ -125,9 +128,6 @@ check_readable(struct config_errors *errs, const char *file, const char *key, co
 {
 	if (path == NULL)
 		config_report(errs, file, 0, "%s is required", key);
-	{"migration_tls", CONFIG_BOOL, OFF(migration_tls), "no", 0, 0, NULL, true,
-	 "live migration streams between nodes over TLS (QEMU tls-creds-psk, a fresh key per "
-	 "migration handed to both agents over their links)"},
 	else if (access(path, R_OK) != 0)
 		config_report(errs, file, 0, "%s: cannot read '%s': %s", key, path,
 			      strerror(errno));
