@@ -138,6 +138,13 @@ offline_done(const struct db_result *r, void *arg)
 		log_warn("cannot mark a node offline: %s", r->message ? r->message : "-");
 }
 
+/*
+ * The last link found per node id (modulo the size), so that a command to one of a thousand
+ * nodes does not walk the whole list; link_free() forgets a link it frees.
+ */
+#define LINK_CACHE_SIZE 4096
+static struct agent_link *link_cache[LINK_CACHE_SIZE];
+
 static void
 link_free(struct agent_link *l)
 {
@@ -150,6 +157,8 @@ link_free(struct agent_link *l)
 	if (l->hello_timer)
 		event_free(l->hello_timer);
 	bufferevent_free(l->bev);
+	if (link_cache[(uint64_t)l->node_id % LINK_CACHE_SIZE] == l)
+		link_cache[(uint64_t)l->node_id % LINK_CACHE_SIZE] = NULL;
 	free(l);
 }
 
@@ -176,9 +185,16 @@ link_close(struct agent_link *l, const char *reason)
 static struct agent_link *
 link_of_node(struct server *srv, int64_t node_id)
 {
+	struct agent_link **slot = &link_cache[(uint64_t)node_id % LINK_CACHE_SIZE];
+
+	if (*slot != NULL && (*slot)->node_id == node_id && !(*slot)->closing &&
+	    (*slot)->srv == srv)
+		return *slot;
 	for (struct agent_link *l = srv->agent_links; l != NULL; l = l->next)
-		if (l->node_id == node_id && !l->closing)
+		if (l->node_id == node_id && !l->closing) {
+			*slot = l;
 			return l;
+		}
 	return NULL;
 }
 
@@ -557,9 +573,17 @@ flush_done(const struct db_result *r, void *arg)
 static void
 on_flush(evutil_socket_t fd, short what, void *arg)
 {
-	/* Rows locked in id order, like the scheduler's batches: no deadlock between the two. */
-	static const char sql[] = "UPDATE nodes SET last_seen = now() WHERE id IN (SELECT id FROM "
-				  "nodes WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE)";
+	/*
+	 * Rows locked in id order, like the scheduler's batches: no deadlock between the two. NO
+	 * KEY UPDATE (what the UPDATE takes anyway), so foreign-key checks on nodes (a disk's node,
+	 * a vCPU's core) are not held up while the thousand rows are written; SKIP LOCKED, so the
+	 * flush never queues behind a placement batch (holding the rows it already has, which
+	 * stalled the next batches): a node being placed on gets its last_seen at the next flush.
+	 */
+	static const char sql[] =
+		"UPDATE nodes SET last_seen = now() WHERE id IN (SELECT id FROM "
+		"nodes WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE "
+		"SKIP LOCKED)";
 	struct server *srv = arg;
 	size_t count = 0, cap, used;
 	char *ids;

@@ -8,6 +8,10 @@
  * capacity_invalidate(), when a commit reports a conflict, when a request finds no room on a
  * cache older than a second (the room may have been freed behind its back), and at the latest
  * every CACHE_MAX_AGE seconds.
+ *
+ * A batch is committed by wr_place_batch() (sql/016_placement_sets.sql), which for start tasks
+ * also prepares the rest of the start (NIC, step, VM definition) in the same transaction; its
+ * statements run on the batch pool (capacity_db()).
  */
 #include "config.h"
 
@@ -26,6 +30,7 @@
 #include "server.h"
 
 #define BATCH_MAX	     512
+#define BATCH_POOL	     3 /* placement, task rows, task ends: one statement each at a time */
 #define ATTEMPTS	     3
 #define CACHE_MAX_AGE	     30.0
 #define NO_ROOM_RELOAD_AFTER 1.0
@@ -33,11 +38,13 @@
 struct pending {
 	struct pending *next;
 	int64_t vserver_id;
+	int64_t task_id; /* the start task the placement is for, 0 = none */
 	struct placement_request req;
 	char *group;
 	int attempts;
-	bool reloaded; /* decided once more on a fresh cache after finding no room */
-	size_t pick;   /* index of the chosen node within the batch */
+	bool reloaded;	   /* decided once more on a fresh cache after finding no room */
+	int64_t placed_on; /* capacity_prepare(): the node it is placed on already, no decision */
+	size_t pick;	   /* index of the chosen node within the batch */
 	capacity_placed_fn done;
 	void *arg;
 };
@@ -50,6 +57,7 @@ struct group_count {
 
 struct capacity {
 	struct server *srv;
+	struct db *db;		      /* the batch pool (capacity_db()) */
 	struct placement_node *nodes; /* sorted by id */
 	bool *db_online;	      /* the nodes table says online; the link must agree */
 	size_t n;
@@ -91,6 +99,9 @@ capacity_new(struct server *srv)
 	cap->tail = &cap->head;
 	cap->batch = calloc(BATCH_MAX, sizeof(*cap->batch));
 	cap->kick = event_new(srv->base, -1, 0, on_kick, cap);
+	cap->db = db_new(srv->base, srv->settings.db, BATCH_POOL, (int)srv->settings.db_queue_max);
+	if (cap->db != NULL)
+		db_set_pipeline_depth(cap->db, 1);
 	if (cap->batch == NULL || cap->kick == NULL) {
 		capacity_free(cap);
 		return NULL;
@@ -137,7 +148,21 @@ capacity_free(struct capacity *cap)
 	free(cap->batch);
 	if (cap->kick != NULL)
 		event_free(cap->kick);
+	/*
+	 * The batch pool is left to the process's exit: freeing it answers its statements in
+	 * flight, whose callbacks lead into the engine and into API calls that the rest of the
+	 * teardown may still feed.
+	 */
 	free(cap);
+}
+
+struct db *
+capacity_db(void *ctx)
+{
+	struct server *srv = ctx;
+	struct capacity *cap = srv->capacity;
+
+	return cap != NULL && cap->db != NULL && db_is_up(cap->db) ? cap->db : srv->db;
 }
 
 void
@@ -157,22 +182,49 @@ enqueue(struct capacity *cap, struct pending *p)
 }
 
 void
-capacity_place(struct capacity *cap, int64_t vserver_id, const struct placement_request *req,
-	       const char *anti_affinity, capacity_placed_fn done, void *arg)
+capacity_place(struct capacity *cap, int64_t vserver_id, int64_t start_task,
+	       const struct placement_request *req, const char *anti_affinity,
+	       capacity_placed_fn done, void *arg)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
 	if (p == NULL || (anti_affinity != NULL && (p->group = strdup(anti_affinity)) == NULL)) {
 		free(p);
-		done(arg, 0, NULL, "out of memory");
+		done(arg, 0, NULL, "out of memory", NULL);
 		return;
 	}
 	p->vserver_id = vserver_id;
+	p->task_id = start_task;
 	p->req = *req;
 	p->req.anti_affinity = anti_affinity != NULL;
 	p->done = done;
 	p->arg = arg;
 	enqueue(cap, p);
+}
+
+void
+capacity_prepare(struct capacity *cap, int64_t vserver_id, int64_t node_id, int64_t start_task,
+		 capacity_placed_fn done, void *arg)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		done(arg, 0, NULL, "out of memory", NULL);
+		return;
+	}
+	p->vserver_id = vserver_id;
+	p->task_id = start_task;
+	p->placed_on = node_id;
+	p->done = done;
+	p->arg = arg;
+	enqueue(cap, p);
+}
+
+static int
+cmp_node(const void *key, const void *elem)
+{
+	int64_t id = *(const int64_t *)key, other = ((const struct placement_node *)elem)->id;
+	return (id > other) - (id < other);
 }
 
 /* Fail every queued request (the cache cannot be loaded). */
@@ -185,7 +237,7 @@ fail_queue(struct capacity *cap, const char *error)
 	cap->tail = &cap->head;
 	while (p != NULL) {
 		struct pending *next = p->next;
-		p->done(p->arg, 0, NULL, error);
+		p->done(p->arg, 0, NULL, error, NULL);
 		pending_free(p);
 		p = next;
 	}
@@ -358,8 +410,8 @@ static void committed(const struct db_result *res, void *arg);
 static void
 decide_batch(struct capacity *cap)
 {
-	static const char sql[] = "SELECT code, error FROM wr_place_vservers($1::bigint[], "
-				  "$2::bigint[]) ORDER BY i";
+	static const char sql[] = "SELECT code, error, info FROM wr_place_batch($1::bigint[], "
+				  "$2::bigint[], $3::bigint[]) ORDER BY i";
 	struct pending *again = NULL, **again_tail = &again;
 	double age = now_seconds() - cap->loaded_at;
 	size_t nonline = 0;
@@ -377,6 +429,20 @@ decide_batch(struct capacity *cap)
 		cap->head = p->next;
 		if (cap->head == NULL)
 			cap->tail = &cap->head;
+		if (p->placed_on != 0) {
+			const struct placement_node *nd = bsearch(&p->placed_on, cap->nodes, cap->n,
+								  sizeof(*cap->nodes), cmp_node);
+			if (nd == NULL) {
+				/* Not in the cache (a new node): the engine takes the long road. */
+				cap->valid = false;
+				p->done(p->arg, -1, NULL, NULL, NULL);
+				pending_free(p);
+				continue;
+			}
+			p->pick = (size_t)(nd - cap->nodes);
+			cap->batch[cap->nbatch++] = p;
+			continue;
+		}
 		int pick = decide(cap, p, why, sizeof(why));
 		if (pick >= 0) {
 			p->pick = (size_t)pick;
@@ -390,7 +456,7 @@ decide_batch(struct capacity *cap)
 		} else {
 			char error[300];
 			snprintf(error, sizeof(error), "no capacity: %s", why);
-			p->done(p->arg, 0, NULL, error);
+			p->done(p->arg, 0, NULL, error, NULL);
 			pending_free(p);
 		}
 	}
@@ -409,32 +475,38 @@ decide_batch(struct capacity *cap)
 	/* Nodes in id order: every transaction that locks several nodes does it in that order. */
 	qsort(cap->batch, cap->nbatch, sizeof(*cap->batch), cmp_batch);
 	size_t len = cap->nbatch * 21 + 3;
-	char *vs = malloc(len), *nd = malloc(len);
-	if (vs == NULL || nd == NULL) {
+	char *vs = malloc(len), *nd = malloc(len), *tk = malloc(len);
+	if (vs == NULL || nd == NULL || tk == NULL) {
 		free(vs);
 		free(nd);
+		free(tk);
 		struct db_result oom = {.status = DB_SQL_ERROR, .message = "out of memory"};
 		cap->busy = true;
 		committed(&oom, cap);
 		return;
 	}
-	size_t ov = 0, on = 0;
+	size_t ov = 0, on = 0, ot = 0;
 	vs[ov++] = '{';
 	nd[on++] = '{';
+	tk[ot++] = '{';
 	for (size_t i = 0; i < cap->nbatch; i++) {
 		const struct pending *p = cap->batch[i];
 		ov += (size_t)snprintf(vs + ov, len - ov, "%s%lld", i ? "," : "",
 				       (long long)p->vserver_id);
 		on += (size_t)snprintf(nd + on, len - on, "%s%lld", i ? "," : "",
 				       (long long)cap->nodes[p->pick].id);
+		ot += (size_t)snprintf(tk + ot, len - ot, "%s%lld", i ? "," : "",
+				       (long long)p->task_id);
 	}
 	snprintf(vs + ov, len - ov, "}");
 	snprintf(nd + on, len - on, "}");
-	const char *params[] = {vs, nd};
+	snprintf(tk + ot, len - ot, "}");
+	const char *params[] = {vs, nd, tk};
 	cap->busy = true;
-	db_query(cap->srv->db, sql, 2, params, committed, cap);
+	db_query(capacity_db(cap->srv), sql, 3, params, committed, cap);
 	free(vs);
 	free(nd);
+	free(tk);
 }
 
 /* A request that did not commit: decide it again (on a reloaded cache) or give up. */
@@ -446,7 +518,7 @@ retry_or_fail(struct capacity *cap, struct pending *p, const char *error)
 		enqueue(cap, p);
 		return;
 	}
-	p->done(p->arg, 0, NULL, error);
+	p->done(p->arg, 0, NULL, error, NULL);
 	pending_free(p);
 }
 
@@ -475,7 +547,15 @@ committed(const struct db_result *res, void *arg)
 		const char *code = PQgetvalue(res->res, (int)i, 0);
 		const char *msg = PQgetvalue(res->res, (int)i, 1);
 		if (PQgetisnull(res->res, (int)i, 0)) {
-			p->done(p->arg, nd->id, nd->name, NULL);
+			json_t *info = NULL;
+			if (!PQgetisnull(res->res, (int)i, 2))
+				info = json_loads(PQgetvalue(res->res, (int)i, 2), 0, NULL);
+			p->done(p->arg, nd->id, nd->name, NULL, info);
+			json_decref(info);
+			pending_free(p);
+		} else if (strcmp(code, "WRPLD") == 0) {
+			cap->valid = false; /* the room taken in the cache was not used */
+			p->done(p->arg, -1, NULL, NULL, NULL);
 			pending_free(p);
 		} else if (strcmp(code, "WRCON") == 0) {
 			/* Another placement took the room between the load and the commit. */
@@ -483,7 +563,7 @@ committed(const struct db_result *res, void *arg)
 			retry_or_fail(cap, p, error);
 		} else {
 			snprintf(error, sizeof(error), "placement failed: %s", msg);
-			p->done(p->arg, 0, NULL, error);
+			p->done(p->arg, 0, NULL, error, NULL);
 			pending_free(p);
 		}
 	}

@@ -7,6 +7,11 @@
  *
  * Steps that talk to a node retry for a while when the node is not connected (an agent that
  * restarts comes back within seconds); a node that stays away fails the task with that reason.
+ *
+ * A start takes a shorter road (docs/ARCHITECTURE.md, "Starts in sets"): its placement batch
+ * saves the step and prepares the NIC and the definition, the node commands follow in memory,
+ * and the task's end is group-committed with those of other tasks (groupcommit.c). The saved
+ * step is never ahead of what was done, so a resumed start walks the steps below.
  */
 #include "config.h"
 
@@ -22,6 +27,7 @@
 #include "capacity.h"
 #include "console.h"
 #include "db.h"
+#include "groupcommit.h"
 #include "lifecycle.h"
 #include "livemig.h"
 #include "log.h"
@@ -32,17 +38,8 @@
 #define NODE_RETRY_MAX	   12 /* one minute of a missing node before the task fails */
 #define COMMAND_TIMEOUT	   60
 
-/* A task (aliased k) with the vServer it is about, as the engine reads it before every step. */
-#define RUN_JSON                                                                                   \
-	"json_build_object('action', k.action, 'step', k.step, 'params', k.params, "               \
-	"'vserver_id', k.vserver_id, 'vs', (SELECT json_build_object('id', v.id, 'name', "         \
-	"v.name, 'state', v.state, 'cores', v.cores, 'ram_mb', v.ram_mb, 'disk_gb', "              \
-	"v.disk_gb, 'vdc_id', coalesce(v.vdc_id, 0), 'node_id', coalesce(v.node_id, 0), "          \
-	"'anti_affinity', v.anti_affinity, 'disk_created', v.disk_created, "                       \
-	"'disk_storage', v.disk_storage, 'iso', v.iso, 'template', v.template, "                   \
-	"'disk_node_id', coalesce(v.disk_node_id, 0), 'disk_shared', coalesce((SELECT s.shared "   \
-	"FROM node_storages s WHERE s.node_id = v.disk_node_id AND s.name = v.disk_storage), "     \
-	"false)) FROM vservers v WHERE v.id = k.vserver_id))"
+#define RUN_JSON	 LIFECYCLE_RUN_JSON
+#define FINISH_BATCH_MAX 1024
 
 /* Owner: the engine, from lifecycle_run() until finish(). */
 struct run {
@@ -57,19 +54,76 @@ struct run {
 	const char *cmd_op; /* the node command being retried */
 	json_t *cmd_args;
 	const char *cmd_next;
+	void (*cmd_then)(struct run *r); /* instead of going to step cmd_next */
 	int cmd_timeout;
+	/* A start placed by wr_place_batch(): the definition and the disk's storage it prepared. */
+	json_t *spec;
+	char *storage;
+	bool disk_made; /* this run created the disk: recorded with the task's end */
+	bool booting;	/* in the set of vServers whose start is under way (below) */
+	struct run *next_booting;
+	/* Its end, as the batched finish writes it. */
+	bool ok;
+	char *info;
+	const char *state;
 };
 
 static void advance(struct run *r);
 static void load(struct run *r);
 static void loaded(const struct db_result *res, void *arg);
+static void take_row(struct run *r, json_t *row);
+
+/*
+ * The vServers whose start is under way on the fast path (start_placed() to the task's end).
+ * Their node's "started" event cannot change anything: the task is active, and it records the
+ * running state itself when it ends, so the event costs no statement.
+ */
+#define BOOTING_BUCKETS 4096
+static struct run *booting[BOOTING_BUCKETS];
+
+static void
+booting_add(struct run *r)
+{
+	struct run **b = &booting[(uint64_t)r->vserver_id % BOOTING_BUCKETS];
+
+	r->next_booting = *b;
+	*b = r;
+	r->booting = true;
+}
+
+static void
+booting_remove(struct run *r)
+{
+	for (struct run **pp = &booting[(uint64_t)r->vserver_id % BOOTING_BUCKETS]; *pp != NULL;
+	     pp = &(*pp)->next_booting)
+		if (*pp == r) {
+			*pp = r->next_booting;
+			break;
+		}
+	r->booting = false;
+}
+
+static bool
+booting_has(int64_t vserver_id)
+{
+	for (struct run *r = booting[(uint64_t)vserver_id % BOOTING_BUCKETS]; r != NULL;
+	     r = r->next_booting)
+		if (r->vserver_id == vserver_id)
+			return true;
+	return false;
+}
 
 static void
 run_free(struct run *r)
 {
+	if (r->booting)
+		booting_remove(r);
 	json_decref(r->vs);
 	json_decref(r->params);
 	json_decref(r->cmd_args);
+	json_decref(r->spec);
+	free(r->storage);
+	free(r->info);
 	free(r);
 }
 
@@ -94,9 +148,9 @@ vs_str(const struct run *r, const char *key)
 /* ------------------------------------------------------------------ finishing */
 
 static void
-finished(const struct db_result *res, void *arg)
+finished(void *item, const struct db_result *res, int row)
 {
-	struct run *r = arg;
+	struct run *r = item;
 
 	if (res->status != DB_OK)
 		log_error("task %lld: cannot record its end: %s", (long long)r->task_id,
@@ -104,24 +158,53 @@ finished(const struct db_result *res, void *arg)
 	run_free(r);
 }
 
+static json_t *
+finish_fill(void *item)
+{
+	struct run *r = item;
+
+	return json_pack("{s:I, s:I, s:s, s:s, s:s?, s:s?}", "id", (json_int_t)r->task_id, "vs",
+			 (json_int_t)r->vserver_id, "status", r->ok ? "done" : "failed", "info",
+			 r->info ? r->info : "", "state", r->state, "storage",
+			 r->disk_made ? r->storage : NULL);
+}
+
+/*
+ * Task ends, group-committed: status, info, the vServer's new state (NULL: unchanged) and its
+ * error text, a disk this run created, and an audit row, for many tasks in one statement. The
+ * "= ANY(ARRAY(...))" conditions let the planner use the primary keys (a join with the
+ * recordset alone was planned as a scan of the whole tasks table).
+ */
+static const char finish_sql[] =
+	"WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i integer, id bigint, "
+	"vs bigint, status text, info text, state text, storage text)), "
+	"k AS (UPDATE tasks t SET status = x.status, ended_at = now(), info = x.info, step = NULL "
+	"FROM x WHERE t.id = x.id AND t.id = ANY(ARRAY(SELECT id FROM x)) "
+	"RETURNING t.user_id, t.username, t.scope_path, t.action, "
+	"x.status AS xstatus, x.info AS xinfo, x.vs AS xvs), "
+	"v AS (UPDATE vservers v SET state = coalesce(x.state, v.state), "
+	"error = CASE WHEN x.status = 'failed' THEN x.info ELSE NULL END, "
+	"disk_created = v.disk_created OR x.storage IS NOT NULL, "
+	"disk_storage = coalesce(x.storage, v.disk_storage), "
+	"disk_node_id = CASE WHEN x.storage IS NULL THEN v.disk_node_id ELSE v.node_id END "
+	"FROM x WHERE v.id = x.vs AND v.id = ANY(ARRAY(SELECT vs FROM x))) "
+	"INSERT INTO audit (user_id, username, scope_path, event, object_type, object_id, "
+	"detail) SELECT k.user_id, k.username, k.scope_path, k.action || '.' || k.xstatus, "
+	"'vserver', k.xvs, k.xinfo FROM k";
+
+static struct groupcommit *finishes;
+
 /*
  * End the task: status, info, the vServer's new state (NULL: unchanged) and its error text, and
- * an audit row, in one statement.
+ * an audit row, in one (batched) statement.
  */
 static void
 finish(struct run *r, bool ok, const char *info, const char *state)
 {
-	static const char sql[] =
-		"WITH k AS (UPDATE tasks SET status = $2, ended_at = now(), info = $3, step = NULL "
-		"WHERE id = $1 RETURNING *), "
-		"v AS (UPDATE vservers SET state = coalesce($4, state), "
-		"error = CASE WHEN $2 = 'failed' THEN $3 ELSE NULL END WHERE id = $5) "
-		"INSERT INTO audit (user_id, username, scope_path, event, object_type, object_id, "
-		"detail) SELECT k.user_id, k.username, k.scope_path, k.action || '.' || $2, "
-		"'vserver', $5, $3 FROM k";
-	char tid[24], vid[24];
-	const char *params[] = {call_i64(tid, r->task_id), ok ? "done" : "failed", info ? info : "",
-				state, call_i64(vid, r->vserver_id)};
+	r->ok = ok;
+	free(r->info);
+	r->info = strdup(info ? info : "");
+	r->state = state;
 
 	/* These release or change cores and RAM behind the scheduler's cache. */
 	if (strcmp(r->action, "vserver-park") == 0 || strcmp(r->action, "vserver-delete") == 0 ||
@@ -133,7 +216,16 @@ finish(struct run *r, bool ok, const char *info, const char *state)
 	/* A console stays open only while the guest runs where it ran (tickets: SQL trigger). */
 	if (state != NULL && strcmp(state, "running") != 0 && strcmp(state, "paused") != 0)
 		console_revoke_vserver(r->srv, r->vserver_id, "the vServer stopped or moved");
-	db_query(r->srv->db, sql, 5, params, finished, r);
+	if (finishes == NULL)
+		finishes = groupcommit_new(r->srv->base, capacity_db, r->srv, finish_sql,
+					   FINISH_BATCH_MAX, finish_fill, finished);
+	if (finishes == NULL) {
+		log_error("task %lld: out of memory; it resumes at the next start",
+			  (long long)r->task_id);
+		run_free(r);
+		return;
+	}
+	groupcommit_add(finishes, r);
 }
 
 static void fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -208,7 +300,10 @@ command_replied(void *arg, bool ok, json_t *result, const char *code, const char
 
 	if (ok) {
 		r->node_attempts = 0;
-		goto_step(r, r->cmd_next);
+		if (r->cmd_then != NULL)
+			r->cmd_then(r);
+		else
+			goto_step(r, r->cmd_next);
 		return;
 	}
 	/*
@@ -250,7 +345,22 @@ node_step(struct run *r, const char *op, json_t *args, int timeout, const char *
 	r->cmd_op = op;
 	r->cmd_args = args;
 	r->cmd_next = next;
+	r->cmd_then = NULL;
 	r->cmd_timeout = timeout;
+	r->node_attempts = 0;
+	send_command(r);
+}
+
+/* Send a command to the vServer's node (args stolen), then continue with then(). */
+static void
+node_then(struct run *r, const char *op, json_t *args, void (*then)(struct run *r))
+{
+	json_decref(r->cmd_args);
+	r->cmd_op = op;
+	r->cmd_args = args;
+	r->cmd_next = NULL;
+	r->cmd_then = then;
+	r->cmd_timeout = COMMAND_TIMEOUT;
 	r->node_attempts = 0;
 	send_command(r);
 }
@@ -263,26 +373,67 @@ vm_id_args(const struct run *r)
 
 /* ------------------------------------------------------------------ placement */
 
+static void start_placed(struct run *r, json_t *info);
+
 static void
-placed(void *arg, int64_t node_id, const char *node_name, const char *error)
+placed(void *arg, int64_t node_id, const char *node_name, const char *error, json_t *info)
 {
 	struct run *r = arg;
 
+	if (node_id < 0) {
+		/* Placed by a task that ended after this one was read: look again. */
+		log_info("task %lld: vServer %lld is placed already; reading it again",
+			 (long long)r->task_id, (long long)r->vserver_id);
+		load(r);
+		return;
+	}
 	if (node_id == 0) {
 		fail(r, "%s", error);
 		return;
 	}
 	log_info("task %lld: vServer %lld goes to node %s", (long long)r->task_id,
 		 (long long)r->vserver_id, node_name);
+	if (info != NULL) {
+		json_object_set_new(r->vs, "node_id", json_integer(node_id));
+		start_placed(r, info);
+		return;
+	}
 	goto_step(r, r->cmd_next);
 }
 
-/* Place the vServer (unless it is placed already), then go to step next. */
+/* A start of a vServer placed already: its part of the next placement batch is done. */
 static void
-place(struct run *r, const char *next)
+prepared(void *arg, int64_t node_id, const char *node_name, const char *error, json_t *info)
+{
+	struct run *r = arg;
+
+	if (node_id > 0 && info != NULL) {
+		start_placed(r, info);
+		return;
+	}
+	if (node_id == 0) {
+		fail(r, "%s", error);
+		return;
+	}
+	goto_step(r, r->cmd_next); /* the long road, on a fresh read of the vServer */
+}
+
+/*
+ * Place the vServer (unless it is placed already), then go to step next. A start's placement
+ * (start = true) also prepares the rest of the start in the same transaction (start_placed()),
+ * also for a vServer placed already.
+ */
+static void
+place(struct run *r, const char *next, bool start)
 {
 	if (vs_int(r, "node_id") != 0) {
-		goto_step(r, next);
+		if (!start) {
+			goto_step(r, next);
+			return;
+		}
+		r->cmd_next = next;
+		capacity_prepare(r->srv->capacity, r->vserver_id, vs_int(r, "node_id"), r->task_id,
+				 prepared, r);
 		return;
 	}
 	struct placement_request req = {
@@ -298,8 +449,8 @@ place(struct run *r, const char *next)
 				   : 0,
 	};
 	r->cmd_next = next;
-	capacity_place(r->srv->capacity, r->vserver_id, &req, vs_str(r, "anti_affinity"), placed,
-		       r);
+	capacity_place(r->srv->capacity, r->vserver_id, start ? r->task_id : 0, &req,
+		       vs_str(r, "anti_affinity"), placed, r);
 }
 
 /* ------------------------------------------------------------------ disks and definition */
@@ -396,6 +547,80 @@ define(struct run *r)
 	db_query(r->srv->db, sql, 1, params, spec_loaded, r);
 }
 
+/* ------------------------------------------------------------------ a start, in memory */
+
+/*
+ * After wr_place_batch() the task's step is 'disk' (or 'define' when the disk exists), the
+ * vServer has its NIC and info holds the storage and the VM definition, so the node commands
+ * follow one another without a database round trip; the task's end (with the disk this run made)
+ * is the next write. Every command is idempotent, so a controller killed in between resumes from
+ * the saved step and sends them again.
+ */
+static void start_boot(struct run *r);
+static void start_started(struct run *r);
+
+static void
+start_define(struct run *r)
+{
+	node_then(r, "vm.define", json_incref(r->spec), start_boot);
+}
+
+static void
+start_disk_made(struct run *r)
+{
+	r->disk_made = true;
+	start_define(r);
+}
+
+static void
+start_boot(struct run *r)
+{
+	node_then(r, "vm.start", vm_id_args(r), start_started);
+}
+
+static void
+start_started(struct run *r)
+{
+	finish(r, true, "", "running");
+}
+
+static void
+start_placed(struct run *r, json_t *info)
+{
+	const char *storage = json_string_value(json_object_get(info, "storage"));
+	json_t *spec = json_object_get(info, "spec");
+
+	if (!json_is_true(json_object_get(info, "task_active"))) {
+		log_warn("task %lld is gone or finished", (long long)r->task_id);
+		run_free(r);
+		return;
+	}
+	if (storage == NULL || !json_is_object(spec)) {
+		fail(r, "the node reports no storage for the vServer's disk");
+		return;
+	}
+	json_decref(r->spec);
+	r->spec = json_incref(spec);
+	free(r->storage);
+	r->storage = strdup(storage);
+	if (r->storage == NULL) {
+		fail(r, "out of memory");
+		return;
+	}
+	booting_add(r);
+	if (json_is_true(json_object_get(info, "disk_created"))) {
+		start_define(r);
+		return;
+	}
+	char name[32];
+	snprintf(name, sizeof(name), "vs-%lld", (long long)r->vserver_id);
+	json_t *args = json_pack("{s:s, s:s, s:I}", "storage", storage, "name", name, "size_gb",
+				 (json_int_t)vs_int(r, "disk_gb"));
+	if (vs_str(r, "template") != NULL)
+		json_object_set_new(args, "backing", json_string(vs_str(r, "template")));
+	node_then(r, "disk.create", args, start_disk_made);
+}
+
 /* ------------------------------------------------------------------ the actions */
 
 static const char unplace_sql[] = "SELECT wr_unplace_vserver($1)";
@@ -420,7 +645,7 @@ act_start(struct run *r)
 			finish(r, false, "the vServer is paused; resume it", NULL);
 			return;
 		}
-		place(r, "disk");
+		place(r, "disk", true);
 	} else if (strcmp(r->step, "disk") == 0) {
 		make_disk(r);
 	} else if (strcmp(r->step, "disk_made") == 0) {
@@ -515,7 +740,7 @@ act_unpark(struct run *r)
 			fail(r, "the vServer is not parked (it is %s)", vs_str(r, "state"));
 			return;
 		}
-		place(r, "unparked");
+		place(r, "unparked", false);
 	} else if (strcmp(r->step, "unparked") == 0) {
 		finish(r, true, "", "stopped");
 	} else {
@@ -668,7 +893,13 @@ loaded(const struct db_result *res, void *arg)
 		run_free(r);
 		return;
 	}
-	json_t *row = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+	take_row(r, json_loads(PQgetvalue(res->res, 0, 0), 0, NULL));
+}
+
+/* The task row as RUN_JSON reads it (stolen): remember it and take the step. */
+static void
+take_row(struct run *r, json_t *row)
+{
 	json_t *vs = json_object_get(row, "vs");
 	r->vserver_id = json_integer_value(json_object_get(row, "vserver_id"));
 	snprintf(r->action, sizeof(r->action), "%s",
@@ -704,6 +935,22 @@ load(struct run *r)
 	const char *params[] = {call_i64(tid, r->task_id)};
 
 	db_query(r->srv->db, sql, 1, params, loaded, r);
+}
+
+void
+lifecycle_run_loaded(struct server *srv, int64_t task_id, json_t *row)
+{
+	struct run *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		log_error("task %lld: out of memory; it resumes at the next start",
+			  (long long)task_id);
+		json_decref(row);
+		return;
+	}
+	r->srv = srv;
+	r->task_id = task_id;
+	take_row(r, row);
 }
 
 void
@@ -779,6 +1026,8 @@ lifecycle_node_event(struct server *srv, int64_t node_id, int64_t vserver_id, co
 	else if (strcmp(event, "started") == 0 || strcmp(event, "restarted") == 0)
 		state = "running";
 	if (state == NULL)
+		return;
+	if (strcmp(state, "running") == 0 && booting_has(vserver_id))
 		return;
 	if (strcmp(state, "running") != 0)
 		console_revoke_vserver(srv, vserver_id, "the vServer stopped");

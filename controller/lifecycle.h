@@ -9,10 +9,27 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct server;
+
+/* A task (aliased k) with the vServer it is about, as the engine reads it before every step. */
+#define LIFECYCLE_RUN_JSON                                                                         \
+	"json_build_object('action', k.action, 'step', k.step, 'params', k.params, "               \
+	"'vserver_id', k.vserver_id, 'vs', (SELECT json_build_object('id', v.id, 'name', "         \
+	"v.name, 'state', v.state, 'cores', v.cores, 'ram_mb', v.ram_mb, 'disk_gb', "              \
+	"v.disk_gb, 'vdc_id', coalesce(v.vdc_id, 0), 'node_id', coalesce(v.node_id, 0), "          \
+	"'anti_affinity', v.anti_affinity, 'disk_created', v.disk_created, "                       \
+	"'disk_storage', v.disk_storage, 'iso', v.iso, 'template', v.template, "                   \
+	"'disk_node_id', coalesce(v.disk_node_id, 0), 'disk_shared', coalesce((SELECT s.shared "   \
+	"FROM node_storages s WHERE s.node_id = v.disk_node_id AND s.name = v.disk_storage), "     \
+	"false)) FROM vservers v WHERE v.id = k.vserver_id))"
 
 /* Start running the task (already inserted as queued). */
 void lifecycle_run(struct server *srv, int64_t task_id);
+
+/* The same, with the task row already read (LIFECYCLE_RUN_JSON, parsed; stolen). */
+void lifecycle_run_loaded(struct server *srv, int64_t task_id, json_t *row);
 
 /* After start-up: resume every queued or running lifecycle task. */
 void lifecycle_resume_all(struct server *srv);

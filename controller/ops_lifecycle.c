@@ -10,49 +10,84 @@
 #include <string.h>
 
 #include "api_ops.h"
+#include "capacity.h"
+#include "groupcommit.h"
 #include "lifecycle.h"
 #include "objects.h"
 #include "ops.h"
 #include "server.h"
 
-static void
-queued(struct call *c, json_t *row)
+/*
+ * The task rows of many calls in one statement (groupcommit.c): one commit for a whole burst of
+ * starts. A vServer that already has an active task (the unique index; or twice in the batch)
+ * gets no row back and its call is a conflict, like a lone INSERT's unique violation. The
+ * statement returns the task as the engine reads it, so the task starts without a reload.
+ */
+static const char enqueue_sql[] =
+	"WITH x AS (SELECT DISTINCT ON (vs) * FROM jsonb_to_recordset($1::jsonb) AS x(i integer, "
+	"vs bigint, name text, action text, uid bigint, username text, path bigint[], vdc bigint, "
+	"params jsonb, ip text) ORDER BY vs, i), "
+	"k AS (INSERT INTO tasks (object_type, object_id, object_name, action, user_id, "
+	"username, scope_path, scope_vdc, scope_vserver, status, step, vserver_id, params) "
+	"SELECT 'vserver', x.vs, x.name, x.action, x.uid, x.username, x.path, "
+	"nullif(x.vdc, 0), x.vs, 'queued', 'begin', x.vs, x.params FROM x ORDER BY x.i "
+	"ON CONFLICT (vserver_id) WHERE status IN ('queued', 'running') AND vserver_id IS NOT "
+	"NULL DO NOTHING RETURNING *), "
+	"a AS (INSERT INTO audit (user_id, username, scope_path, event, object_type, "
+	"object_id, detail, client_ip) SELECT x.uid, x.username, x.path, x.action, 'vserver', "
+	"x.vs, 'queued as task ' || k.id, x.ip FROM k JOIN x ON x.vs = k.vserver_id) "
+	"SELECT x.i, k.id, " LIFECYCLE_RUN_JSON " FROM k JOIN x ON x.vs = k.vserver_id";
+
+#define ENQUEUE_BATCH_MAX 512
+
+static struct groupcommit *enqueues;
+
+static json_t *
+enqueue_fill(void *item)
 {
-	int64_t task = json_integer_value(json_object_get(row, "task_id"));
+	struct call *c = item;
+	const struct subject *s = &c->subject;
+	json_t *path = json_array();
+
+	for (size_t i = 0; i < s->path_len; i++)
+		json_array_append_new(path, json_integer((json_int_t)s->path[i]));
+	return json_pack("{s:I, s:s, s:s, s:I, s:s, s:o, s:I, s:O, s:s}", "vs", (json_int_t)s->id,
+			 "name", s->name, "action", c->op->name, "uid", (json_int_t)c->who.user_id,
+			 "username", c->who.username, "path", path, "vdc", (json_int_t)s->vdc_id,
+			 "params", c->args, "ip", c->client_ip);
+}
+
+static void
+enqueued(void *item, const struct db_result *res, int row)
+{
+	struct call *c = item;
 	struct server *srv = c->srv; /* the reply ends the call */
 
-	call_reply(c, row);
-	lifecycle_run(srv, task);
+	if (res->status != DB_OK) {
+		call_fail_db(c, res);
+		return;
+	}
+	if (row < 0) {
+		call_fail(c, API_CONFLICT, "another task is still running for this vServer");
+		return;
+	}
+	int64_t task = strtoll(PQgetvalue(res->res, row, 1), NULL, 10);
+	json_t *run = json_loads(PQgetvalue(res->res, row, 2), 0, NULL);
+	call_reply(c, json_pack("{s:I, s:s}", "task_id", (json_int_t)task, "status", "queued"));
+	lifecycle_run_loaded(srv, task, run);
 }
 
 void
 op_vserver_enqueue(struct call *c)
 {
-	static const char sql[] =
-		"WITH k AS (INSERT INTO tasks (object_type, object_id, object_name, action, "
-		"user_id, "
-		"username, scope_path, scope_vdc, scope_vserver, status, step, vserver_id, params) "
-		"VALUES ('vserver', $1, $2, $3, $4, $5, $6::bigint[], nullif($7, '0')::bigint, $1, "
-		"'queued', 'begin', $1, $8::jsonb) RETURNING id), "
-		"a AS (INSERT INTO audit (user_id, username, scope_path, event, object_type, "
-		"object_id, detail, client_ip) SELECT $4, $5, $6::bigint[], $3, 'vserver', $1, "
-		"'queued as task ' || k.id, $9 FROM k) "
-		"SELECT json_build_object('task_id', k.id, 'status', 'queued') FROM k";
-	const struct subject *s = &c->subject;
-	char id[24], uid[24], vdc[24], path[MAX_PATH * 24];
-	char *params_json = json_dumps(c->args, JSON_COMPACT);
-	const char *params[] = {call_i64(id, s->id),
-				s->name,
-				c->op->name,
-				call_i64(uid, c->who.user_id),
-				c->who.username,
-				call_path_text(s->path, s->path_len, path, sizeof(path)),
-				call_i64(vdc, s->vdc_id),
-				params_json,
-				c->client_ip};
-
-	call_sql_json(c, sql, 9, params, queued);
-	free(params_json);
+	if (enqueues == NULL)
+		enqueues = groupcommit_new(c->srv->base, capacity_db, c->srv, enqueue_sql,
+					   ENQUEUE_BATCH_MAX, enqueue_fill, enqueued);
+	if (enqueues == NULL) {
+		call_fail(c, API_BUSY, "out of memory");
+		return;
+	}
+	groupcommit_add(enqueues, c);
 }
 
 void

@@ -9,7 +9,7 @@ Measured, side by side in one run:
       K = 1, 8, 32 closed-loop clients (each starts a vServer, waits for its task to end, starts
       the next);
   (b) decision latency: a task's started_at to the commit of its placement (the commit
-      timestamp PostgreSQL records for the vcpu_cores rows wr_place_vserver() inserted;
+      timestamp PostgreSQL records for the vcpu_cores rows wr_place_batch() inserted;
       track_commit_timestamp is switched on in the private cluster), plus started_at to the
       "goes to node" log line (the moment placement_pick() returned, millisecond resolution);
   (d) a burst: B vserver-start calls fired by many clients without waiting for their tasks (a
@@ -252,8 +252,10 @@ class CpuMeter:
     def sample(self):
         pg = proc_cpu(self.postmaster) + sum(proc_cpu(p) for p in children_of(self.postmaster))
         t = os.times()
+        # driver: this process and the clients it ran and waited for (burstgen)
         return {"webrackd": proc_cpu(self.stack.proc.pid), "postgres": pg,
-                "simagents": proc_cpu(self.sim.proc.pid), "driver": t.user + t.system,
+                "simagents": proc_cpu(self.sim.proc.pid),
+                "driver": t.user + t.system + t.children_user + t.children_system,
                 "machine": machine_busy(), "wall": time.monotonic()}
 
     def start(self):
@@ -266,7 +268,9 @@ class CpuMeter:
         wall = d.pop("wall")
         d["other"] = max(0.0, d["machine"] - sum(d[k] for k in
                                                  ("webrackd", "postgres", "simagents", "driver")))
-        return {k: v / wall for k, v in d.items()}  # cores busy on average
+        out = {k: v / wall for k, v in d.items()}  # cores busy on average
+        out["seconds"] = wall
+        return out
 
 
 # --------------------------------------------------------------------------
@@ -354,6 +358,17 @@ def run_phase(stack, token, watcher, pool, limit, k, seconds):
         t.join()
     wall = time.monotonic() - t0
     return task_ids, api_ms, errors, wall
+
+
+def run_burst_c(stack, token, pool, count, k):
+    """The same burst from burstgen (C, one libevent loop, K keep-alive TLS connections): the
+    same vserver-start calls at a fraction of the Python threads' CPU."""
+    ids = [pool.pop() for _ in range(min(count, len(pool)))]
+    r = subprocess.run([str(HERE / "burstgen"), "-p", str(stack.port), "-t", token, "-c",
+                        str(k)], input="\n".join(str(i) for i in ids) + "\n",
+                       capture_output=True, text=True, check=True)
+    out = json.loads(r.stdout)
+    return out["tasks"], out["lat_ms"], out["errors"], out["seconds"]
 
 
 def run_burst(stack, token, pool, count, k):
@@ -587,12 +602,16 @@ def render(meta, micro, phases, stmts, burst, burst_stmts):
                 f"({micro['pick']['per_second'] / GOAL:.1f}× the goal).")
     L.append(summary)
     L.append("")
-    L.append("How webrackd places (controller/capacity.c): the nodes' free cores, RAM and disk "
-             "are cached in memory; placement requests queue up, are decided in a batch against "
-             "the cache and committed in one statement (`wr_place_vservers()`, one "
-             "subtransaction per vServer, so a vServer that lost a race fails alone and is "
-             "decided again on a reloaded cache). One batch is in flight at a time, so batches "
-             "grow with the load, like group commit.")
+    L.append("How webrackd places (controller/capacity.c, docs/ARCHITECTURE.md \"Starts in "
+             "sets\"): the nodes' free cores, RAM and disk are cached in memory; placement "
+             "requests queue up, are decided in a batch against the cache and committed in one "
+             "statement, `wr_place_batch()`, which also gives each start its NIC, its step and "
+             "its VM definition (a decision that no longer fits falls back to one "
+             "subtransaction per vServer and is decided again). The task rows of the "
+             "vserver-start calls and the tasks' ends are group-committed the same way. One "
+             "batch of each kind is in flight at a time, so batches grow with the load, like "
+             "group commit; a start costs the database its share of three batch statements "
+             "plus the API call's own reads.")
     L.append("")
     L.append("### (a) closed loop: vServers started per second, end to end")
     L.append("")
@@ -629,7 +648,10 @@ def render(meta, micro, phases, stmts, burst, burst_stmts):
         f, cpu = burst
         L.append("### (d) burst: committed placements per second with a full queue")
         L.append("")
-        L.append(f"{meta['burst_clients']} clients fire `vserver-start` for {f['tasks']:,} "
+        who = ("keep-alive HTTPS connections of `burstgen` (C, one libevent loop; the Python "
+               "threads used before cost about 2 ms of CPU per call, which capped the burst on "
+               "2 cores)" if meta.get("burst_client") == "c" else "Python client threads")
+        L.append(f"{meta['burst_clients']} {who} fire `vserver-start` for {f['tasks']:,} "
                  "vServers as fast as the API answers, without waiting for the tasks (a mass "
                  "start, or what a failover brings at once). Placements/s = placements "
                  "committed / (last − first commit timestamp); the middle-80 % figure leaves out "
@@ -650,6 +672,17 @@ def render(meta, micro, phases, stmts, burst, burst_stmts):
                  f"{cpu['postgres']:.2f} | {cpu['simagents']:.2f} | {cpu['driver']:.2f} | "
                  f"{cpu['other']:.2f} |")
         L.append("")
+        if f["placed"]:
+            per = {k: cpu[k] * cpu["seconds"] / f["placed"] * 1000
+                   for k in ("webrackd", "postgres", "simagents", "driver")}
+            total = sum(per.values())
+            L.append(f"CPU per placement during the burst (CPU time of the phase / placements): "
+                     f"webrackd {per['webrackd']:.2f} ms, PostgreSQL {per['postgres']:.2f} ms, "
+                     f"simagents {per['simagents']:.2f} ms, client {per['driver']:.2f} ms; "
+                     f"{total:.2f} ms in all, so {meta['cpus']} cores carry at most "
+                     f"{meta['cpus'] * 1000 / total:,.0f} placements/s on this machine (the goal "
+                     f"needs at most {meta['cpus'] * 1000 / GOAL:.2f} ms in all).")
+            L.append("")
         for why in f["failures"]:
             L.append(f"Failure seen: `{why}`")
             L.append("")
@@ -758,6 +791,8 @@ def main():
     ap.add_argument("--burst", type=int, default=2000,
                     help="vServers started in the burst phase (default 2000; 0: no burst)")
     ap.add_argument("--burst-clients", type=int, default=32)
+    ap.add_argument("--burst-client", choices=("c", "python"), default="c",
+                    help="who fires the burst: burstgen (C, default) or Python threads")
     ap.add_argument("--perf", action=argparse.BooleanOptionalAction, default=True,
                     help="profile webrackd with perf during the last phase (default: on when "
                     "perf is installed)")
@@ -907,8 +942,9 @@ def main():
                 prof = threading.Thread(target=sample, daemon=True)
                 prof.start()
             meter.start()
-            task_ids, api_ms, errors, intake = run_burst(stack, token, pool, n,
-                                                         args.burst_clients)
+            burst_fn = run_burst_c if args.burst_client == "c" else run_burst
+            task_ids, api_ms, errors, intake = burst_fn(stack, token, pool, n,
+                                                        args.burst_clients)
             events = [watcher.wait_for(t) for t in task_ids]
             for ev in events:
                 if not ev.wait(300):
@@ -933,7 +969,8 @@ def main():
         db.close()
         meta.update(nodes=args.nodes, vservers=args.vservers, pool=args.pool, node_cores=64,
                     node_ram_mb=262144, notes=[], phase_seconds=args.phase_seconds,
-                    burst_clients=args.burst_clients, profile=profile)
+                    burst_clients=args.burst_clients, burst_client=args.burst_client,
+                    profile=profile)
         if float(meta["load_before"].split()[0]) > 0.5:
             meta["notes"].append(
                 f"Note: the machine was not idle when this run started (load average "

@@ -1,0 +1,285 @@
+"""Batched starts (controller/capacity.c, lifecycle.c, ops_lifecycle.c, sql/016): many
+vserver-start calls at once against simulated node agents (bench/placement/simagents: the real
+agent protocol over mutual TLS, every command answered at once). The task rows of a burst are
+written in a few statements, placements are committed in batches by wr_place_batch() together
+with each start's NIC, step and definition, and task ends are group-committed; the rules stay
+those of single starts: every vCPU its own core, reserve nodes untouched, anti-affinity, a clear
+"no capacity" error, one active task per vServer, and a controller killed in the middle of a
+burst converges after a restart."""
+import concurrent.futures
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import webrack_it as w
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "bench" / "placement"
+NODES = 4
+CORES = 8  # dedicated cores per simulated node
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    subprocess.run(["make", "-s", "-C", str(BENCH), "simagents"], check=True)
+    sys.path.insert(0, str(BENCH))
+    import run as bench  # the benchmark's node-join helpers
+
+    st = w.Stack("pb", log_level="info")
+    st.start()
+    sim = None
+    try:
+        certdir = st.dir / "sim" / "certs"
+        ca = bench.join_nodes(st, NODES, certdir, threads=2)
+        sim = bench.SimAgents(BENCH / "simagents", st.agent_port, ca, certdir, NODES,
+                              st.dir / "simagents.log", extra=("--cores", str(CORES)))
+        assert sim.ready.wait(60), f"simulated agents not up: {sim.status}"
+        db = st.db()
+        db.autocommit = True
+
+        def online():
+            with db.cursor() as cur:
+                cur.execute("SELECT count(*) FROM nodes WHERE state = 'online'")
+                return cur.fetchone()[0] == NODES
+        w.wait_until(online, 30, 0.1, "simulated nodes online")
+        admin = st.admin()
+        with db.cursor() as cur:
+            cur.execute("SELECT id FROM nodes ORDER BY id")
+            node_ids = [r[0] for r in cur.fetchall()]
+        # The last node is kept for failover: no start may land there.
+        admin.call("node-update", id=node_ids[-1], reserve=True)
+        big = dict(quota_cores=1000, quota_ram_mb=10_000_000, quota_disk_gb=1_000_000,
+                   quota_vservers=1000)
+        tree = w.make_tree(st, admin, customer_quotas=big, reseller_quotas=big)
+        token = tree.cadmin.api.call("token-create", name="pb")["secret"]
+        e = type("Env", (), {})()
+        e.stack, e.db, e.admin, e.tree, e.node_ids = st, db, admin, tree, node_ids
+        e.token = token
+        e.api = st.api(token=token)
+        yield e
+        db.close()
+    finally:
+        if sim is not None:
+            sim.stop()
+        st.stop(check=False)
+
+
+def rows(env, sql, *args):
+    with env.db.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchall()
+
+
+def create(env, n, **kw):
+    return [w.make_vserver(env.api, env.tree.customer["id"], **kw)["id"] for _ in range(n)]
+
+
+def start_all(env, vids, clients=16):
+    """vserver-start for every id at once; returns {vid: task id or ApiError}."""
+    def one(vid):
+        try:
+            return vid, env.stack.api(token=env.token).call("vserver-start", id=vid)["task_id"]
+        except w.ApiError as e:
+            return vid, e
+    with concurrent.futures.ThreadPoolExecutor(clients) as ex:
+        return dict(ex.map(one, vids))
+
+
+def wait_tasks(env, task_ids, timeout=60):
+    def ended():
+        return rows(env, "SELECT count(*) FROM tasks WHERE id = ANY(%s) AND status IN "
+                    "('done', 'failed')", list(task_ids))[0][0] == len(task_ids)
+    w.wait_until(ended, timeout, 0.05, f"{len(task_ids)} tasks ended")
+    return {r[0]: (r[1], r[2]) for r in rows(
+        env, "SELECT id, status, info FROM tasks WHERE id = ANY(%s)", list(task_ids))}
+
+
+def free_cores(env):
+    return int(rows(env, "SELECT coalesce(sum(free_cores), 0) FROM node_capacity WHERE NOT "
+                    "reserve")[0][0])
+
+
+def check_invariants(env):
+    """Nothing left half-done: no active task, no transitional state, cores and MACs unique."""
+    assert rows(env, "SELECT count(*) FROM tasks WHERE status IN ('queued', 'running') AND "
+                "vserver_id IS NOT NULL")[0][0] == 0
+    assert rows(env, "SELECT count(*) FROM vservers WHERE state IN ('starting', 'stopping', "
+                "'deleting')")[0][0] == 0
+    assert rows(env, "SELECT count(*) FROM (SELECT node_id, core FROM vcpu_cores GROUP BY 1, 2 "
+                "HAVING count(*) > 1) d")[0][0] == 0
+    assert rows(env, "SELECT count(*) FROM vcpu_cores c JOIN nodes n ON n.id = c.node_id WHERE "
+                "n.reserve")[0][0] == 0
+
+
+def test_burst_places_each_vserver_once_in_batches(env):
+    vids = create(env, 12)
+    # Hold the usable nodes' rows, so the first placement batch waits and the other starts
+    # queue up behind it (in a quiet controller each start would be a batch of its own).
+    blocker = env.stack.db()
+    with blocker.cursor() as cur:
+        cur.execute("SELECT id FROM nodes WHERE NOT reserve FOR UPDATE")
+        started = start_all(env, vids)
+        assert all(isinstance(t, int) for t in started.values()), started
+        assert rows(env, "SELECT count(*) FROM vcpu_cores WHERE vserver_id = ANY(%s)",
+                    vids)[0][0] == 0
+    blocker.commit()
+    blocker.close()
+    ended = wait_tasks(env, started.values())
+    assert {s for s, _ in ended.values()} == {"done"}, ended
+    got = rows(env, "SELECT v.id, v.state, v.node_id, v.disk_created, v.disk_storage, "
+                "v.disk_node_id, (SELECT count(*) FROM vcpu_cores c WHERE c.vserver_id = v.id), "
+                "(SELECT count(*) FROM nics n WHERE n.vserver_id = v.id), "
+                "(SELECT t.step FROM tasks t WHERE t.id = %s) FROM vservers v WHERE v.id = ANY(%s)",
+                next(iter(started.values())), vids)
+    for vid, state, node, disk, storage, disk_node, ncores, nnics, step in got:
+        assert state == "running" and node in env.node_ids[:-1], (vid, state, node)
+        assert disk and storage and disk_node == node, (vid, disk, storage, disk_node)
+        assert ncores == 1 and nnics == 1, (vid, ncores, nnics)
+        assert step is None
+    macs = rows(env, "SELECT count(DISTINCT mac), count(*) FROM nics WHERE vserver_id = ANY(%s)",
+                vids)[0]
+    assert macs[0] == macs[1] == len(vids)
+    # The placements were committed in fewer transactions than vServers (batches), and every
+    # start left its audit trail: queued, then done.
+    txns = rows(env, "SELECT count(DISTINCT xmin::text) FROM vcpu_cores WHERE vserver_id = "
+                "ANY(%s)", vids)[0][0]
+    assert txns < len(vids), f"{txns} placement transactions for {len(vids)} starts"
+    events = dict(rows(env, "SELECT event, count(*) FROM audit WHERE object_type = 'vserver' AND "
+                       "object_id = ANY(%s) GROUP BY 1", vids))
+    assert events.get("vserver-start") == len(vids) and events.get("vserver-start.done") == \
+        len(vids), events
+    check_invariants(env)
+
+
+def test_stopped_vservers_start_again_on_their_cores(env):
+    """A stopped vServer keeps its node and cores; a burst of starts of such vServers goes
+    through the same batches (no decision, the start's part only) and keeps them."""
+    vids = [r[0] for r in rows(env, "SELECT id FROM vservers WHERE state = 'running' ORDER BY id "
+                                "LIMIT 6")]
+    assert len(vids) == 6
+    before = rows(env, "SELECT vserver_id, node_id, core, xmin::text FROM vcpu_cores WHERE "
+                  "vserver_id = ANY(%s) ORDER BY 1", vids)
+    stops = {v: env.api.call("vserver-stop", id=v)["task_id"] for v in vids}
+    assert all(s == "done" for s, _ in wait_tasks(env, stops.values()).values())
+    # With the nodes' rows held, the starts wait in a placement batch (the long road would
+    # have taken them to step 'disk' without one).
+    blocker = env.stack.db()
+    with blocker.cursor() as cur:
+        cur.execute("SELECT id FROM nodes WHERE NOT reserve FOR UPDATE")
+        started = start_all(env, vids)
+        w.wait_until(lambda: rows(env, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                                  "'%%wr_place_batch(%%' AND wait_event_type = 'Lock'")[0][0],
+                     10, 0.02, "a placement batch waiting for the nodes")
+        assert rows(env, "SELECT status, step FROM tasks WHERE id = ANY(%s) GROUP BY 1, 2",
+                    list(started.values())) == [("queued", "begin")]
+    blocker.commit()
+    blocker.close()
+    ended = wait_tasks(env, started.values())
+    assert all(s == "done" and i == "" for s, i in ended.values()), ended
+    assert rows(env, "SELECT vserver_id, node_id, core, xmin::text FROM vcpu_cores WHERE "
+                "vserver_id = ANY(%s) ORDER BY 1", vids) == before
+    assert rows(env, "SELECT count(*) FROM vservers WHERE id = ANY(%s) AND state = 'running'",
+                vids)[0][0] == len(vids)
+    assert rows(env, "SELECT count(*) FROM nics WHERE vserver_id = ANY(%s)", vids)[0][0] == \
+        len(vids)
+    check_invariants(env)
+
+
+def test_starting_the_same_vserver_twice_at_once(env):
+    """Two calls for one vServer in one burst: one task starts it; the other call is refused
+    (one active task per vServer) or, when it came after the end, finds it running."""
+    vids = create(env, 6)
+    with concurrent.futures.ThreadPoolExecutor(12) as ex:
+        results = list(ex.map(lambda v: (v, start_all(env, [v], 1)[v]), vids + vids))
+    tasks = [t for _, t in results if isinstance(t, int)]
+    refused = [t for _, t in results if not isinstance(t, int)]
+    for e in refused:
+        assert e.code == "conflict" and "another task is still running" in e.message, e
+    ended = wait_tasks(env, tasks)
+    assert all(s == "done" for s, _ in ended.values()), ended
+    infos = sorted(i for _, i in ended.values())
+    assert len(tasks) - infos.count("already running") == len(vids), infos
+    for vid in vids:
+        assert rows(env, "SELECT count(*) FROM vcpu_cores WHERE vserver_id = %s", vid)[0][0] == 1
+    check_invariants(env)
+
+
+def test_anti_affinity_group_spreads_and_says_what_is_missing(env):
+    usable = NODES - 1
+    vids = create(env, usable + 1, anti_affinity=w.uniq("grp"))
+    started = start_all(env, vids)
+    ended = wait_tasks(env, started.values())
+    done = [v for v, t in started.items() if ended[t][0] == "done"]
+    failed = [ended[t][1] for v, t in started.items() if ended[t][0] == "failed"]
+    assert len(done) == usable and len(failed) == 1, ended
+    assert failed[0].startswith("no capacity: ") and "anti-affinity" in failed[0], failed
+    nodes = rows(env, "SELECT DISTINCT node_id FROM vservers WHERE id = ANY(%s)", done)
+    assert len(nodes) == usable
+    check_invariants(env)
+
+
+def test_no_capacity_is_a_clear_error_for_the_rest_of_the_burst(env):
+    room = free_cores(env)
+    assert room > 0
+    vids = create(env, room + 3)
+    started = start_all(env, vids)
+    ended = wait_tasks(env, started.values())
+    status = [s for s, _ in ended.values()]
+    assert status.count("done") == room and status.count("failed") == 3, ended
+    for s, info in ended.values():
+        if s == "failed":
+            assert info.startswith("no capacity: no usable node has 1 free dedicated core"), info
+    assert free_cores(env) == 0
+    failed_vs = [v for v, t in started.items() if ended[t][0] == "failed"]
+    assert rows(env, "SELECT count(*) FROM vservers WHERE id = ANY(%s) AND node_id IS NULL AND "
+                "state = 'defined'", failed_vs)[0][0] == 3
+    check_invariants(env)
+
+
+def test_controller_killed_in_a_burst_converges(env):
+    # Make room again: park what the earlier tests started (cores and RAM released).
+    running = [r[0] for r in rows(env, "SELECT id FROM vservers WHERE state = 'running'")]
+    stops = {}
+    for vid in running:
+        stops[vid] = env.api.call("vserver-stop", id=vid)["task_id"]
+    wait_tasks(env, stops.values())
+    parks = {vid: env.api.call("vserver-park", id=vid)["task_id"] for vid in running}
+    ended = wait_tasks(env, parks.values())
+    assert all(s == "done" for s, _ in ended.values()), ended
+    room = free_cores(env)
+    vids = create(env, min(room, 16))
+    st = env.stack
+    # The first half starts and ends; the second is killed while its placement batch waits for
+    # the nodes' rows (held here), so webrackd dies with tasks queued and a batch in flight.
+    first = start_all(env, vids[:len(vids) // 2])
+    wait_tasks(env, first.values())
+    blocker = st.db()
+    with blocker.cursor() as cur:
+        cur.execute("SELECT id FROM nodes WHERE NOT reserve FOR UPDATE")
+        started = start_all(env, vids[len(vids) // 2:])
+        st.proc.send_signal(signal.SIGKILL)
+        st.proc.wait(10)
+        at_kill = rows(env, "SELECT status, count(*) FROM tasks WHERE id = ANY(%s) GROUP BY 1",
+                       list(started.values()))
+    blocker.commit()
+    blocker.close()
+    print(f"webrackd killed; tasks by status at the kill: {at_kill}")
+    assert dict(at_kill).get("queued"), at_kill
+    started.update(first)
+    st._logf.close()
+    st.launch()  # same configuration, database and CA; the agents reconnect
+    ended = wait_tasks(env, started.values(), timeout=120)
+    for s, info in ended.values():
+        assert s == "done" or (s == "failed" and info), ended
+    done = [v for v, t in started.items() if ended[t][0] == "done"]
+    assert done, ended
+    assert rows(env, "SELECT count(*) FROM vservers WHERE id = ANY(%s) AND state = 'running' AND "
+                "disk_created AND node_id IS NOT NULL", done)[0][0] == len(done)
+    for vid in vids:
+        n = rows(env, "SELECT count(*) FROM vcpu_cores WHERE vserver_id = %s", vid)[0][0]
+        assert n in (0, 1)
+        assert rows(env, "SELECT count(*) FROM nics WHERE vserver_id = %s", vid)[0][0] <= 1
+    check_invariants(env)
