@@ -592,6 +592,16 @@ on_qmp_gone(struct qmp *q, const char *reason, void *arg)
 
 	if (q != vm->qmp)
 		return; /* an old connection the agent closed itself */
+	if (vm->state == VM_STARTING && vm->pid > 0 && qmp_qemu_version(q)[0] == '\0') {
+		/*
+		 * QEMU binds qmp.sock a moment before it listens on it: a connect in between is
+		 * refused. Try again while QEMU lives; the start deadline bounds it, and QEMU's
+		 * exit ends it (pidfd).
+		 */
+		log_debug("%s: QMP not listening yet (%s); retrying", vm->label, reason);
+		set_poll(vm, SOCKET_POLL_MS);
+		return;
+	}
 	if (vm->state == VM_STARTING) {
 		start_failed(vm, "lost QMP during start: %s", reason);
 		return;
