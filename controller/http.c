@@ -28,6 +28,7 @@
 #include "http.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 #include "soap_http.h"
 #include "stats_graph.h"
 
@@ -262,6 +263,9 @@ http_start(struct server *srv)
 	srv->http = evhttp_new(srv->base);
 	if (srv->http == NULL)
 		return false;
+	/* Browsers (portal, console) and API clients: AES-128-GCM first (common/tls.h). */
+	if (!tls_ctx_prefer_aes128(srv->tls))
+		log_warn("TLS: cannot prefer AES-128-GCM; OpenSSL's default TLS 1.3 order stays");
 	evhttp_set_bevcb(srv->http, make_tls_bufferevent, srv);
 	evhttp_set_gencb(srv->http, route, srv);
 	evhttp_set_max_headers_size(srv->http, HEADERS_MAX);

@@ -119,15 +119,33 @@ keep_first_error(void *ctx, xmlErrorPtr err)
 	ps->xml_error[strcspn(ps->xml_error, "\n")] = '\0';
 }
 
+/*
+ * One parser context per thread, reused (xmlCtxtReadMemory() resets it): a fresh context per
+ * request cost more than parsing the envelope itself. Only a context whose last document parsed
+ * cleanly is kept; after any refusal, and once its dictionary of names holds more than
+ * REUSE_MAX_NAMES (names of hostile documents must not accumulate) or after REUSE_MAX_PARSES
+ * documents, it is freed and the next request starts from a new one. The options and hooks are
+ * set again before every document, so a reused context parses exactly like a new one.
+ */
+#define REUSE_MAX_NAMES	 2048
+#define REUSE_MAX_PARSES 4096
+static __thread xmlParserCtxtPtr spare_ctxt;
+static __thread unsigned spare_uses;
+
 static xmlDocPtr
 read_document(struct parse *ps, const char *buf, size_t len)
 {
 	/* Not XML_PARSE_NOENT, DTDLOAD, DTDATTR, XINCLUDE or HUGE: libxml2's own caps stay on. */
 	const int options = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_NOERROR |
 			    XML_PARSE_NOWARNING | XML_PARSE_IGNORE_ENC;
-	xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+	xmlParserCtxtPtr ctxt = spare_ctxt;
 	xmlDocPtr doc;
 
+	spare_ctxt = NULL;
+	if (ctxt == NULL) {
+		ctxt = xmlNewParserCtxt();
+		spare_uses = 0;
+	}
 	if (ctxt == NULL) {
 		refuse(ps, "out of memory");
 		return NULL;
@@ -146,7 +164,13 @@ read_document(struct parse *ps, const char *buf, size_t len)
 		refuse(ps, "malformed XML: %s",
 		       ps->xml_error[0] ? ps->xml_error : "not well-formed");
 	}
-	xmlFreeParserCtxt(ctxt);
+	ctxt->_private = NULL;
+	if (doc != NULL && ps->xml_error[0] == '\0' && ctxt->wellFormed &&
+	    ++spare_uses < REUSE_MAX_PARSES && ctxt->dict != NULL &&
+	    xmlDictSize(ctxt->dict) <= REUSE_MAX_NAMES)
+		spare_ctxt = ctxt;
+	else
+		xmlFreeParserCtxt(ctxt);
 	return doc;
 }
 
