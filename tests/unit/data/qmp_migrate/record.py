@@ -10,7 +10,6 @@ with the arguments exactly as nodeagent/qmp_migrate.c builds them. Events arrivi
 of a reply are recorded too. The final query-migrate of "migrate" is repeated until QEMU has
 its figures (it emits "completed" a moment before it computed total-time and downtime).
 """
-import json
 import os
 import shutil
 import socket
@@ -19,72 +18,32 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "lib"))
+from qmp_record import RecordingSession  # noqa: E402
+
 QEMU = "qemu-system-x86_64"
 CAPS = lambda ev, ac, pc: {"capabilities": [  # noqa: E731  (the order qmp_migrate.c uses)
     {"capability": "events", "state": ev}, {"capability": "auto-converge", "state": ac},
     {"capability": "postcopy-ram", "state": pc}]}
 
 
-class Session:
+class Session(RecordingSession):
+    """A recording session past the handshake; commands raise when QEMU does not answer."""
+
     def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        for _ in range(200):
-            try:
-                self.sock.connect(path)
-                break
-            except OSError:
-                time.sleep(0.05)
-        self.buf = b""
-        self.lines = []
-        self.id = 0
+        super().__init__(path)
         self.recv(5)
         self.cmd("qmp_capabilities")
 
-    def recv(self, timeout):
-        self.sock.settimeout(timeout)
-        while b"\n" not in self.buf:
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                return None
-            if not data:
-                return None
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        line = line.rstrip(b"\r").decode()
-        self.lines.append("<- " + line)
-        return json.loads(line)
-
     def cmd(self, name, args=None, trailing=0.0):
-        self.id += 1
-        msg = {"execute": name, "id": self.id}
-        if args is not None:
-            msg["arguments"] = args
-        self.lines.append("-> " + json.dumps(msg))
-        self.sock.sendall(json.dumps(msg).encode() + b"\n")
-        while True:
-            r = self.recv(30)
-            if r is None:
-                raise RuntimeError(f"{name}: no reply")
-            if r.get("id") == self.id:
-                break
-        while trailing > 0 and self.recv(trailing) is not None:
-            pass
+        r = super().cmd(name, args, trailing=trailing)
+        if r is None:
+            raise RuntimeError(f"{name}: no reply")
         return r
 
-    def wait_event(self, pred, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            r = self.recv(deadline - time.monotonic())
-            if r is not None and "event" in r and pred(r):
-                return r
-        raise RuntimeError("event not seen")
-
     def save(self, out, name):
-        with open(os.path.join(out, name + ".txt"), "w") as f:
-            f.write(f"# recorded from {version()} by record.py\n")
-            f.write("\n".join(self.lines) + "\n")
-        self.lines = [ln for ln in self.lines[:0]]
+        self.write(os.path.join(out, name + ".txt"), f"# recorded from {version()} by record.py")
+        self.lines = []
 
 
 def version():

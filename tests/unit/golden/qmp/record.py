@@ -9,9 +9,12 @@ writes OUT_DIR/NAME.txt: "<- " lines are what QEMU sent, "-> " lines what the cl
 verbatim apart from the trailing CR/LF. Events arriving within 0.3 s of a reply are recorded too.
 """
 import json
-import socket
+import os
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "lib"))
+from qmp_record import RecordingSession  # noqa: E402
 
 SCENARIOS = [
     ("handshake", []),
@@ -33,69 +36,23 @@ SCENARIOS = [
 ]
 
 
-class Session:
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.buf = b""
-        self.lines = []
-
-    def recv_line(self, timeout):
-        self.sock.settimeout(timeout)
-        while b"\n" not in self.buf:
-            try:
-                data = self.sock.recv(65536)
-            except (socket.timeout, ConnectionResetError):
-                return None
-            if not data:
-                return None
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        line = line.rstrip(b"\r").decode()
-        self.lines.append("<- " + line)
-        return json.loads(line)
-
-    def send(self, msg):
-        line = json.dumps(msg)
-        self.lines.append("-> " + line)
-        self.sock.sendall(line.encode() + b"\n")
-
-    def command(self, ident, execute, arguments):
-        msg = {"execute": execute, "id": ident}
-        if arguments is not None:
-            msg["arguments"] = arguments
-        self.send(msg)
-        while True:
-            reply = self.recv_line(10)
-            if reply is None or reply.get("id") == ident:
-                break
-        # Events that follow the reply (RESET, POWERDOWN, SHUTDOWN ...).
-        deadline = time.time() + 0.3
-        while time.time() < deadline:
-            if self.recv_line(max(0.01, deadline - time.time())) is None:
-                break
-
-
 def main():
     sock_path, out_dir, iso = sys.argv[1:4]
     only = sys.argv[4:]
     for name, commands in SCENARIOS:
         if only and name not in only:
             continue
-        s = Session(sock_path)
-        s.recv_line(5)  # greeting
-        s.command(1, "qmp_capabilities", None)
+        s = RecordingSession(sock_path)
+        s.recv(5)  # greeting
+        s.cmd("qmp_capabilities", ident=1, trailing=0.3)
         for i, (execute, args) in enumerate(commands):
             if args is not None:
                 args = json.loads(json.dumps(args).replace("@ISO@", iso))
-            s.command(i + 2, execute, args)
-        s.sock.close()
-        with open("%s/%s.txt" % (out_dir, name), "w") as f:
-            ver = json.loads(s.lines[0][3:])["QMP"]["version"]
-            f.write("# recorded from QEMU %d.%d.%d (%s) by record.py\n" % (
-                ver["qemu"]["major"], ver["qemu"]["minor"], ver["qemu"]["micro"],
-                ver["package"]))
-            f.write("\n".join(s.lines) + "\n")
+            s.cmd(execute, args, ident=i + 2, trailing=0.3)
+        s.close()
+        ver = json.loads(s.lines[0][3:])["QMP"]["version"]
+        s.write("%s/%s.txt" % (out_dir, name), "# recorded from QEMU %d.%d.%d (%s) by record.py" % (
+            ver["qemu"]["major"], ver["qemu"]["minor"], ver["qemu"]["micro"], ver["package"]))
         time.sleep(0.2)
 
 
