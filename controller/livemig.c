@@ -5,9 +5,12 @@
  * migration where it was; every step is idempotent on the node too.
  *
  *   begin       check (running, shared disk), pick the target (placement_pick() unless named)
- *   reserve     wr_migration_reserve(): the target's cores as "incoming" vcpu_cores rows + RAM
+ *   reserve     wr_migration_reserve(): the target's cores as "incoming" vcpu_cores rows + RAM,
+ *               in the statement that persists the step with the target
  *   define      vm.define on the target with the reserved cores
- *   incoming    vm.migrate-in: QEMU -incoming defer, pinned, listening; we learn its uri
+ *   incoming    vm.migrate-in: QEMU -incoming defer, pinned, listening; we learn its uri.
+ *               Neither define nor incoming is persisted before it is taken: a resumed reserve
+ *               defines again and a started vm.migrate-in answers "busy": abort.
  *   transfer    vm.migrate-out on the source; its reply comes when the migration ended.
  *               Meanwhile the source sends "migration" events: progress into the task row.
  *               A target that drops off cancels the migration (its QEMU exits by itself).
@@ -25,9 +28,13 @@
  *   abort_in    the target ends its incoming QEMU unless the guest already ran there (then:
  *               switch); source_resume: cont + announce-self on the source (retried while
  *               the disk lock is still held), then abort_undefine, release.
- *   switch      wr_migration_switch(): node + cores in one transaction, consoles revoked
- *   source_stop, source_undefine   the source QEMU (paused after the switch-over) goes away
- *   done        the task ends with QEMU's figures
+ *   switch      wr_migration_switch(): node + cores, and the task done with QEMU's figures, in
+ *               one statement (not persisted as a step: a resumed confirm/follow/abort_in asks
+ *               the target again); consoles revoked
+ *   after it    source_cleanup(): the source QEMU (paused since the switch-over) and its
+ *               definition go after the task's end; params.source_cleanup marks it until then
+ *               (livemig_resume_cleanups() after a restart). Steps source_stop,
+ *               source_undefine and done of earlier versions resume as switch.
  *   abort, abort_undefine, release   any failure: the target's QEMU and definition go, the
  *               reservation is given back, the vServer keeps running on the source.
  */
@@ -266,7 +273,51 @@ id_args(const struct mig *m)
 	return json_pack("{s:I}", "id", (json_int_t)m->vserver_id);
 }
 
+/*
+ * vServers whose source cleanup (after their migration's end) still runs in this process. A
+ * new migration of such a vServer waits for it in begin (the old source may be its target,
+ * where the paused QEMU must go first). One active task per vServer: one waiter at most.
+ */
+struct pending {
+	int64_t vserver_id;
+	struct mig *waiter;
+	struct pending *next;
+};
+
+static struct pending *pending_cleanups;
+
+static struct pending **
+pending_find(int64_t vserver_id)
+{
+	struct pending **p = &pending_cleanups;
+
+	while (*p != NULL && (*p)->vserver_id != vserver_id)
+		p = &(*p)->next;
+	return p;
+}
+
+static void do_begin(struct mig *m);
+
+static void
+pending_end(int64_t vserver_id)
+{
+	struct pending **p = pending_find(vserver_id), *e = *p;
+
+	if (e == NULL)
+		return;
+	*p = e->next;
+	if (e->waiter != NULL)
+		do_begin(e->waiter);
+	free(e);
+}
+
 /* ------------------------------------------------------------------ begin: pick the target */
+
+static void do_reserve(struct mig *m);
+static void do_confirm(struct mig *m);
+static void persist_step(struct mig *m, const char *step);
+static void do_define(struct mig *m);
+static void do_incoming(struct mig *m);
 
 static void
 nodes_loaded(const struct db_result *res, void *arg)
@@ -314,7 +365,7 @@ nodes_loaded(const struct db_result *res, void *arg)
 	}
 	json_object_set_new(m->params, "target", json_integer(nodes[pick].id));
 	free(nodes);
-	goto_step(m, "reserve");
+	do_reserve(m);
 }
 
 static void
@@ -330,6 +381,13 @@ do_begin(struct mig *m)
 	char vid[24];
 	const char *params[] = {call_i64(vid, m->vserver_id)};
 
+	struct pending *e = *pending_find(m->vserver_id);
+	if (e != NULL && e->waiter == NULL) {
+		log_info("task %lld: waits for the previous migration's source cleanup",
+			 (long long)m->task_id);
+		e->waiter = m;
+		return;
+	}
 	if (state == NULL || strcmp(state, "running") != 0 || vs_int(m, "node_id") == 0) {
 		fail(m, "only a running vServer can be migrated (it is %s)", state ? state : "-");
 		return;
@@ -350,7 +408,7 @@ do_begin(struct mig *m)
 			return;
 		}
 		json_object_set_new(m->params, "target", json_integer(p_int(m, "node_id")));
-		goto_step(m, "reserve");
+		do_reserve(m);
 		return;
 	}
 	db_query(m->srv->db, sql, 1, params, nodes_loaded, m);
@@ -367,35 +425,47 @@ reserved(const struct db_result *res, void *arg)
 		fail(m, "%s", res->message ? res->message : "database error");
 		return;
 	}
+	if (PQntuples(res->res) != 1) {
+		log_warn("task %lld is gone or finished", (long long)m->task_id);
+		mig_free(m);
+		return;
+	}
 	capacity_invalidate(m->srv->capacity);
-	goto_step(m, "define");
+	snprintf(m->step, sizeof(m->step), "reserve");
+	do_define(m);
 }
 
+/*
+ * One statement persists step "reserve" with the target and takes the reservation, so a
+ * restarted controller resumes with the same target (wr_migration_reserve() is idempotent for
+ * this task and target). The next step, define, is not persisted: a resumed "reserve" defines
+ * again, and vm.define is idempotent on the node.
+ */
 static void
 do_reserve(struct mig *m)
 {
-	static const char sql[] = "SELECT wr_migration_reserve($1, $2, $3)";
+	static const char sql[] =
+		"WITH k AS (UPDATE tasks SET step = 'reserve', status = 'running', params = "
+		"coalesce(params, '{}') || $4::jsonb WHERE id = $3 AND status IN ('queued', "
+		"'running') RETURNING id) SELECT wr_migration_reserve($1, $2, $3) FROM k";
 	char vid[24], nid[24], tid[24];
+	char *p = json_dumps(m->params, JSON_COMPACT);
 	const char *params[] = {call_i64(vid, m->vserver_id), call_i64(nid, p_int(m, "target")),
-				call_i64(tid, m->task_id)};
+				call_i64(tid, m->task_id), p ? p : "{}"};
 
-	db_query(m->srv->db, sql, 3, params, reserved, m);
-}
-
-static void
-step_done(struct mig *m, bool ok, json_t *result, const char *code, const char *message,
-	  const char *next, const char *what)
-{
-	if (ok)
-		goto_step(m, next);
-	else
-		abort_with(m, "%s failed: %s: %s", what, code, message);
+	db_query(m->srv->db, sql, 4, params, reserved, m);
+	free(p);
 }
 
 static void
 defined(struct mig *m, bool ok, json_t *result, const char *code, const char *message)
 {
-	step_done(m, ok, result, code, message, "incoming", "defining the VM on the target");
+	/* Not persisted either: a resumed reserve gets "busy" from a started vm.migrate-in and
+	 * aborts, as a resumed incoming step would. */
+	if (ok)
+		do_incoming(m);
+	else
+		abort_with(m, "defining the VM on the target failed: %s: %s", code, message);
 }
 
 static void
@@ -508,8 +578,13 @@ transferred(struct mig *m, bool ok, json_t *result, const char *code, const char
 	if (m->watch != NULL)
 		event_del(m->watch);
 	if (ok) {
+		/* The target answers at the guest's RESUME, which is still to come: ask now and
+		 * persist the step meanwhile (a resumed transfer finds the migration over). */
 		json_object_set(m->params, "result", result);
-		goto_step(m, "confirm");
+		persist_step(m, "confirm");
+		snprintf(m->step, sizeof(m->step), "confirm");
+		m->polls = 0;
+		do_confirm(m);
 	} else if (strcmp(code, "node_offline") == 0 || strcmp(code, "timeout") == 0 ||
 		   strcmp(code, "superseded") == 0) {
 		log_warn("task %lld: lost the source during the transfer (%s): following the "
@@ -557,6 +632,7 @@ do_transfer(struct mig *m)
 }
 
 static void do_follow(struct mig *m);
+static void do_switch(struct mig *m);
 
 static void
 on_follow_again(evutil_socket_t fd, short what, void *arg)
@@ -579,7 +655,7 @@ followed(struct mig *m, bool ok, json_t *result, const char *code, const char *m
 		return;
 	}
 	if (state != NULL && strcmp(state, "running") == 0) {
-		goto_step(m, "switch");
+		do_switch(m);
 		return;
 	}
 	if (!json_is_true(json_object_get(result, "qemu"))) {
@@ -598,6 +674,119 @@ do_follow(struct mig *m)
 
 /* ------------------------------------------------------------------ switch and source */
 
+/* The task's info once the vServer runs on the target. */
+static void
+done_info(const struct mig *m, char *info, size_t size)
+{
+	const json_t *r = json_object_get(m->params, "result");
+	char postcopy[64] = "";
+
+	if (json_object_get(r, "postcopy_after_s") != NULL)
+		snprintf(postcopy, sizeof(postcopy), ", switched to post-copy after %lld s",
+			 (long long)json_integer_value(json_object_get(r, "postcopy_after_s")));
+	if (r != NULL)
+		snprintf(info, size,
+			 "migrated from %s to %s (QEMU: %lld ms total, %lld ms downtime, %lld MiB "
+			 "sent%s)",
+			 node_name(m, "source_name"), node_name(m, "target_name"),
+			 (long long)json_integer_value(json_object_get(r, "total_ms")),
+			 (long long)json_integer_value(json_object_get(r, "downtime_ms")),
+			 (long long)(json_integer_value(json_object_get(r, "transferred")) >> 20),
+			 postcopy);
+	else
+		snprintf(info, size,
+			 "migrated from %s to %s (completed while the source's agent was away)",
+			 node_name(m, "source_name"), node_name(m, "target_name"));
+}
+
+static void
+cleanup_recorded(const struct db_result *res, void *arg)
+{
+	struct mig *m = arg;
+
+	if (res->status != DB_OK)
+		log_error("task %lld: cannot record the source's cleanup: %s; it is retried at the "
+			  "next start",
+			  (long long)m->task_id, res->message ? res->message : "-");
+	int64_t vserver_id = m->vserver_id;
+	mig_free(m);
+	pending_end(vserver_id);
+}
+
+/* The source's QEMU and definition are gone (or could not be removed: said in the info). */
+static void
+cleanup_done(struct mig *m)
+{
+	static const char sql[] =
+		"UPDATE tasks SET params = params - 'source_cleanup' || CASE WHEN $2 = '' THEN "
+		"'{}'::jsonb ELSE jsonb_build_object('cleanup_error', $2::text) END, info = info "
+		"|| "
+		"coalesce('; ' || nullif($2, ''), '') WHERE id = $1";
+	char tid[24];
+	const char *args[] = {call_i64(tid, m->task_id), p_str(m, "cleanup_error") ?: ""};
+
+	db_query(m->srv->db, sql, 2, args, cleanup_recorded, m);
+}
+
+static void
+note_cleanup(struct mig *m, const char *what, const char *code, const char *message)
+{
+	char text[400];
+
+	snprintf(text, sizeof(text), "%s: %s: %s", what, code, message);
+	log_warn("task %lld: %s", (long long)m->task_id, text);
+	json_object_set_new(m->params, "cleanup_error", json_string(text));
+}
+
+static void
+source_undefined(struct mig *m, bool ok, json_t *result, const char *code, const char *message)
+{
+	if (!ok && strcmp(code, "not_defined") != 0)
+		note_cleanup(m, "undefining the VM on the source", code, message);
+	cleanup_done(m);
+}
+
+static void
+source_stopped(struct mig *m, bool ok, json_t *result, const char *code, const char *message)
+{
+	if (!ok) {
+		note_cleanup(m, "stopping the source QEMU", code, message);
+		cleanup_done(m);
+		return;
+	}
+	node_cmd(m, p_int(m, "source"), "vm.undefine", id_args(m), COMMAND_TIMEOUT,
+		 source_undefined);
+}
+
+/*
+ * After the switch: the source's QEMU (paused since the switch-over, its disk released to the
+ * target) and definition go. The task is done already; params.source_cleanup, written in the
+ * switch's statement, stays until this ends, and livemig_resume_cleanups() finishes it after
+ * a controller restart. Never on the node the vServer runs on (a resumed cleanup after the
+ * vServer came back there).
+ */
+static void
+source_cleanup(struct mig *m)
+{
+	struct pending *e = *pending_find(m->vserver_id) ? NULL : calloc(1, sizeof(*e));
+
+	if (e != NULL) {
+		e->vserver_id = m->vserver_id;
+		e->next = pending_cleanups;
+		pending_cleanups = e;
+	}
+	m->attempts = 0;
+	m->no_retry = false;
+	if (vs_int(m, "node_id") == p_int(m, "source")) {
+		log_warn("task %lld: the vServer runs on the source node again: its cleanup is "
+			 "void",
+			 (long long)m->task_id);
+		cleanup_done(m);
+		return;
+	}
+	node_cmd(m, p_int(m, "source"), "vm.stop", id_args(m), COMMAND_TIMEOUT, source_stopped);
+}
+
 static void
 switched(const struct db_result *res, void *arg)
 {
@@ -612,72 +801,48 @@ switched(const struct db_result *res, void *arg)
 	}
 	capacity_invalidate(m->srv->capacity);
 	console_revoke_vserver(m->srv, m->vserver_id, "the vServer moved to another node");
-	goto_step(m, "source_stop");
+	if (PQntuples(res->res) != 1) {
+		log_warn("task %lld is gone or finished", (long long)m->task_id);
+		mig_free(m);
+		return;
+	}
+	/* m->row's vServer is as read before the switch: it is on the target now. */
+	json_object_set_new((json_t *)vs(m), "node_id", json_integer(p_int(m, "target")));
+	log_info("task %lld (migrate vServer %lld) done: %s", (long long)m->task_id,
+		 (long long)m->vserver_id, PQgetvalue(res->res, 0, 0));
+	source_cleanup(m);
 }
 
+/*
+ * One transaction: node, cores and state switch (wr_migration_switch()), the task is done
+ * (with its audit row) and notes the source's cleanup, which follows after the task's end.
+ * Reached without persisting a "switch" step: a restarted controller asks the target again
+ * (confirm, follow, abort_in), and a guest running there switches.
+ */
 static void
 do_switch(struct mig *m)
 {
-	static const char sql[] = "SELECT wr_migration_switch($1, $2)";
-	char vid[24], tid[24];
-	const char *params[] = {call_i64(vid, m->vserver_id), call_i64(tid, m->task_id)};
+	static const char sql[] =
+		"WITH s AS (SELECT wr_migration_switch($1, $2) AS node), k AS (UPDATE tasks SET "
+		"status = 'done', ended_at = now(), info = $3, step = NULL, params = "
+		"coalesce(params, '{}') || $4::jsonb FROM s WHERE id = $2 AND status IN ('queued', "
+		"'running') RETURNING tasks.*), a AS (INSERT INTO audit (user_id, username, "
+		"scope_path, event, object_type, object_id, detail) SELECT k.user_id, k.username, "
+		"k.scope_path, k.action || '.done', 'vserver', $5, $3 FROM k) SELECT $3 FROM k";
+	char vid[24], tid[24], oid[24], info[512];
+	char *params;
 
-	db_query(m->srv->db, sql, 2, params, switched, m);
-}
+	snprintf(m->step, sizeof(m->step), "switch");
+	done_info(m, info, sizeof(info));
+	if (json_object_get(m->params, "tls_psk") != NULL)
+		json_object_set_new(m->params, "tls_psk", json_null()); /* its stream is over */
+	json_object_set_new(m->params, "source_cleanup", json_true());
+	params = json_dumps(m->params, JSON_COMPACT);
+	const char *args[] = {call_i64(vid, m->vserver_id), call_i64(tid, m->task_id), info,
+			      params ? params : "{}", call_i64(oid, m->vserver_id)};
 
-static void
-note_cleanup(struct mig *m, const char *what, const char *code, const char *message)
-{
-	char text[400];
-
-	snprintf(text, sizeof(text), "%s: %s: %s", what, code, message);
-	log_warn("task %lld: %s", (long long)m->task_id, text);
-	json_object_set_new(m->params, "cleanup_error", json_string(text));
-}
-
-static void
-source_stopped(struct mig *m, bool ok, json_t *result, const char *code, const char *message)
-{
-	if (!ok)
-		note_cleanup(m, "stopping the source QEMU", code, message);
-	goto_step(m, ok ? "source_undefine" : "done");
-}
-
-static void
-source_undefined(struct mig *m, bool ok, json_t *result, const char *code, const char *message)
-{
-	if (!ok && strcmp(code, "not_defined") != 0)
-		note_cleanup(m, "undefining the VM on the source", code, message);
-	goto_step(m, "done");
-}
-
-static void
-do_done(struct mig *m)
-{
-	const json_t *r = json_object_get(m->params, "result");
-	char info[512];
-
-	char postcopy[64] = "";
-
-	if (json_object_get(r, "postcopy_after_s") != NULL)
-		snprintf(postcopy, sizeof(postcopy), ", switched to post-copy after %lld s",
-			 (long long)json_integer_value(json_object_get(r, "postcopy_after_s")));
-	if (r != NULL)
-		snprintf(info, sizeof(info),
-			 "migrated from %s to %s (QEMU: %lld ms total, %lld ms downtime, %lld MiB "
-			 "sent%s)%s%s",
-			 node_name(m, "source_name"), node_name(m, "target_name"),
-			 (long long)json_integer_value(json_object_get(r, "total_ms")),
-			 (long long)json_integer_value(json_object_get(r, "downtime_ms")),
-			 (long long)(json_integer_value(json_object_get(r, "transferred")) >> 20),
-			 postcopy, p_str(m, "cleanup_error") ? "; " : "",
-			 p_str(m, "cleanup_error") ?: "");
-	else
-		snprintf(info, sizeof(info),
-			 "migrated from %s to %s (completed while the source's agent was away)%s%s",
-			 node_name(m, "source_name"), node_name(m, "target_name"),
-			 p_str(m, "cleanup_error") ? "; " : "", p_str(m, "cleanup_error") ?: "");
-	finish(m, true, info);
+	db_query(m->srv->db, sql, 5, args, switched, m);
+	free(params);
 }
 
 static void
@@ -693,7 +858,7 @@ confirmed(struct mig *m, bool ok, json_t *result, const char *code, const char *
 		return;
 	}
 	if (state != NULL && strcmp(state, "running") == 0) {
-		goto_step(m, "switch");
+		do_switch(m);
 		return;
 	}
 	/* The target's agent answers and its QEMU did not start the guest: it never ran there. */
@@ -827,7 +992,7 @@ aborted_in(struct mig *m, bool ok, json_t *result, const char *code, const char 
 			 (long long)m->task_id);
 		json_object_set_new(m->params, "resume_source", json_null());
 		json_object_set_new(m->params, "reason", json_null());
-		goto_step(m, "switch");
+		do_switch(m);
 	} else if (strcmp(code, "not_defined") == 0) {
 		goto_step(m, "source_resume");
 	} else {
@@ -987,12 +1152,8 @@ advance(struct mig *m)
 		do_follow(m);
 	else if (is(m, "switch"))
 		do_switch(m);
-	else if (is(m, "source_stop"))
-		node_cmd(m, p_int(m, "source"), "vm.stop", id_args(m), COMMAND_TIMEOUT,
-			 source_stopped);
-	else if (is(m, "source_undefine"))
-		node_cmd(m, p_int(m, "source"), "vm.undefine", id_args(m), COMMAND_TIMEOUT,
-			 source_undefined);
+	else if (is(m, "source_stop") || is(m, "source_undefine") || is(m, "done"))
+		do_switch(m); /* steps of earlier versions, after the switch: ends the task */
 	else if (is(m, "confirm"))
 		do_confirm(m);
 	else if (is(m, "confirm_lost"))
@@ -1005,8 +1166,6 @@ advance(struct mig *m)
 	else if (is(m, "dead_stop"))
 		node_cmd(m, p_int(m, "source"), "vm.stop", id_args(m), COMMAND_TIMEOUT,
 			 dead_stopped);
-	else if (is(m, "done"))
-		do_done(m);
 	else if (is(m, "abort"))
 		node_cmd(m, p_int(m, "target"), "vm.stop", id_args(m), COMMAND_TIMEOUT,
 			 target_stopped);
@@ -1017,6 +1176,21 @@ advance(struct mig *m)
 		do_release(m);
 	else
 		fail(m, "unknown step %s", m->step);
+}
+
+/* m's task as MIG_JSON made it; false when its vServer is gone. */
+static bool
+load_row(struct mig *m, const char *text)
+{
+	json_decref(m->row);
+	m->row = json_loads(text, 0, NULL);
+	json_t *params = json_object_get(m->row, "params");
+	json_decref(m->params);
+	m->params = json_is_object(params) ? json_deep_copy(params) : json_object();
+	m->vserver_id = json_integer_value(json_object_get(m->row, "vserver_id"));
+	snprintf(m->step, sizeof(m->step), "%s",
+		 json_string_value(json_object_get(m->row, "step")) ?: "begin");
+	return m->params != NULL && json_is_object(vs(m));
 }
 
 static void
@@ -1035,15 +1209,7 @@ loaded(const struct db_result *res, void *arg)
 		mig_free(m);
 		return;
 	}
-	json_decref(m->row);
-	m->row = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
-	json_t *params = json_object_get(m->row, "params");
-	json_decref(m->params);
-	m->params = json_is_object(params) ? json_deep_copy(params) : json_object();
-	m->vserver_id = json_integer_value(json_object_get(m->row, "vserver_id"));
-	snprintf(m->step, sizeof(m->step), "%s",
-		 json_string_value(json_object_get(m->row, "step")) ?: "begin");
-	if (m->params == NULL || !json_is_object(vs(m))) {
+	if (!load_row(m, PQgetvalue(res->res, 0, 0))) {
 		fail(m, "the vServer no longer exists");
 		return;
 	}
@@ -1068,6 +1234,40 @@ goto_step(struct mig *m, const char *step)
 	free(params);
 }
 
+static void
+step_persisted(const struct db_result *res, void *arg)
+{
+	int64_t *task = arg;
+
+	if (res->status != DB_OK)
+		log_warn("task %lld: cannot persist its step: %s", (long long)*task,
+			 res->message ? res->message : "-");
+	free(task);
+}
+
+/*
+ * Persist the step and what was learned without waiting for it (goto_step() without the
+ * reload): for a step whose command goes out at once. A later end of the task wins, the
+ * UPDATE only touches a task still running.
+ */
+static void
+persist_step(struct mig *m, const char *step)
+{
+	static const char sql[] = "UPDATE tasks SET step = $2, status = 'running', params = "
+				  "coalesce(params, '{}') || "
+				  "$3::jsonb WHERE id = $1 AND status IN ('queued', 'running')";
+	int64_t *task = malloc(sizeof(*task));
+	char tid[24];
+	char *params = json_dumps(m->params, JSON_COMPACT);
+	const char *args[] = {call_i64(tid, m->task_id), step, params ? params : "{}"};
+
+	if (task != NULL) {
+		*task = m->task_id;
+		db_query(m->srv->db, sql, 3, args, step_persisted, task);
+	}
+	free(params);
+}
+
 void
 livemig_run(struct server *srv, int64_t task_id)
 {
@@ -1085,6 +1285,47 @@ livemig_run(struct server *srv, int64_t task_id)
 	m->srv = srv;
 	m->task_id = task_id;
 	db_query(srv->db, sql, 1, params, loaded, m);
+}
+
+static void
+cleanups_loaded(const struct db_result *res, void *arg)
+{
+	struct server *srv = arg;
+
+	if (res->status != DB_OK) {
+		log_error("cannot read the migrations' pending source cleanups: %s",
+			  res->message ? res->message : "-");
+		return;
+	}
+	for (int i = 0; i < PQntuples(res->res); i++) {
+		struct mig *m = calloc(1, sizeof(*m));
+		if (m == NULL)
+			return;
+		m->srv = srv;
+		m->task_id = strtoll(PQgetvalue(res->res, i, 0), NULL, 10);
+		if (!load_row(m, PQgetvalue(res->res, i, 1))) {
+			cleanup_done(m); /* the vServer is gone: nothing of it runs anywhere */
+			continue;
+		}
+		log_info("task %lld: the source's cleanup after the migration resumes",
+			 (long long)m->task_id);
+		source_cleanup(m);
+	}
+}
+
+void
+livemig_resume_cleanups(struct server *srv)
+{
+	/* Only what an earlier process left behind; this one's cleanups run already. */
+	static const char sql[] =
+		"SELECT k.id, " MIG_JSON " FROM tasks k WHERE k.action = 'vserver-migrate' AND "
+		"k.status = 'done' AND k.params ? 'source_cleanup' AND k.ended_at < "
+		"to_timestamp($1::float8)";
+	char since[32];
+	const char *params[] = {since};
+
+	snprintf(since, sizeof(since), "%.3f", srv->started);
+	db_query(srv->db, sql, 1, params, cleanups_loaded, srv);
 }
 
 /* ------------------------------------------------------------------ events and cancel */

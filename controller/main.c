@@ -31,6 +31,7 @@
 #include "failover.h"
 #include "http.h"
 #include "lifecycle.h"
+#include "livemig.h"
 #include "log.h"
 #include "migrate.h"
 #include "server.h"
@@ -180,6 +181,7 @@ on_resume(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	lifecycle_resume_all(srv);
+	livemig_resume_cleanups(srv);
 }
 
 static PGconn *

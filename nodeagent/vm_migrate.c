@@ -288,8 +288,13 @@ on_final_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct vm *vm = arg;
 
-	if (vm->mig != NULL && vm->mig->out)
+	/* ending was kept set while waiting, so that nothing else asked meanwhile: ask now
+	 * (query_final() alone would return at once, and the tick found the end up to
+	 * PROGRESS_MS later) */
+	if (vm->mig != NULL && vm->mig->out) {
+		vm->mig->ending = false;
 		query_final(vm->mig);
+	}
 }
 
 static void

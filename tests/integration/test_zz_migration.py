@@ -431,7 +431,12 @@ def test_migration_keeps_the_guest_running(mig):
     assert final["status"] == "completed" and final["percent"] == 100, final
     assert_runs_once(env, dst, "after the migration")
     assert not src.qemus_of(env.vid), "the source QEMU is still there"
-    assert not (src.state / "vms" / f"{env.vid}.json").exists(), "still defined on the source"
+    # the source's cleanup follows the task's end (controller/livemig.c, source_cleanup())
+    w.wait_until(lambda: not (src.state / "vms" / f"{env.vid}.json").exists(), 20, 0.05,
+                 "still defined on the source")
+    w.wait_until(lambda: "source_cleanup" not in db_rows(
+        env, "SELECT params FROM tasks WHERE id = %s", tid)[0][0], 20, 0.05,
+        "the source's cleanup recorded in the task")
     # The counter lives in guest RAM: it kept counting, never restarted.
     counters = [c for _, c in answers]
     assert len(counters) >= 5 and counters == sorted(counters), counters
@@ -529,6 +534,30 @@ def test_source_agent_killed_during_transfer(mig):
     assert f"to {dst.name}" in task["info"], task
     assert_runs_once(env, dst, "after the source agent was killed")
     env.report["source_agent_killed_info"] = task["info"]
+
+
+def test_controller_restart_before_the_source_cleanup(mig):
+    """The task ends at the switch and the source's QEMU goes after it: a controller that
+    stops in between (here: the source's agent is away, so the cleanup waits for it) finishes
+    that cleanup when it starts again."""
+    env = mig
+    need(env, "migrated")
+    src, dst = env.node, other(env, env.node)
+    tid = start_migration(env, bandwidth_mbps=40)
+    wait_transferring(env, tid)
+    src.kill()
+    task = wait_task(env, tid)
+    assert task["status"] == "done", f"{task}\n{agent_logs(env)}"
+    params = db_rows(env, "SELECT params FROM tasks WHERE id = %s", tid)[0][0]
+    assert params.get("source_cleanup") is True, params
+    assert src.qemus_of(env.vid), "the paused source QEMU should still be there"
+    assert env.stack.terminate() == 0, env.stack.log_tail()
+    env.stack.launch()
+    src.start()
+    assert_runs_once(env, dst, "after a controller restart before the source's cleanup")
+    w.wait_until(lambda: "source_cleanup" not in db_rows(
+        env, "SELECT params FROM tasks WHERE id = %s", tid)[0][0], 60, 0.2,
+        "the source's cleanup recorded in the task")
 
 
 def test_no_convergence_is_cancelled(mig):
