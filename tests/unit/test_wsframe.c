@@ -83,11 +83,13 @@ on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *m,
 	struct sink *s = user;
 
 	s->last_opcode = m->opcode;
+	s->msgs++;
+	if (m->msg_length == 0)
+		return; /* wslay passes msg = NULL for an empty message */
 	s->got = realloc(s->got, s->got_len + m->msg_length);
 	assert_non_null(s->got);
 	memcpy(s->got + s->got_len, m->msg, m->msg_length);
 	s->got_len += m->msg_length;
-	s->msgs++;
 }
 
 static void
