@@ -21,7 +21,11 @@
  * The task rows of many calls in one statement (groupcommit.c): one commit for a whole burst of
  * starts. A vServer that already has an active task (the unique index; or twice in the batch)
  * gets no row back and its call is a conflict, like a lone INSERT's unique violation. The
- * statement returns the task as the engine reads it, so the task starts without a reload.
+ * statement returns the task as the engine reads it, so the task starts without a reload. The
+ * row is 'running' from the start: the engine takes the task in the same loop pass (a start's
+ * first step is its placement), and a row that needs no queued -> running change lets the
+ * placement batch's UPDATE of its step be HOT (sql/018_placement_lean.sql). The call's answer
+ * still says "queued": the task is accepted, its work has not happened yet.
  */
 static const char enqueue_sql[] =
 	"WITH x AS (SELECT DISTINCT ON (vs) * FROM jsonb_to_recordset($1::jsonb) AS x(i integer, "
@@ -30,7 +34,7 @@ static const char enqueue_sql[] =
 	"k AS (INSERT INTO tasks (object_type, object_id, object_name, action, user_id, "
 	"username, scope_path, scope_vdc, scope_vserver, status, step, vserver_id, params) "
 	"SELECT 'vserver', x.vs, x.name, x.action, x.uid, x.username, x.path, "
-	"nullif(x.vdc, 0), x.vs, 'queued', 'begin', x.vs, x.params FROM x ORDER BY x.i "
+	"nullif(x.vdc, 0), x.vs, 'running', 'begin', x.vs, x.params FROM x ORDER BY x.i "
 	"ON CONFLICT (vserver_id) WHERE status IN ('queued', 'running') AND vserver_id IS NOT "
 	"NULL DO NOTHING RETURNING *), "
 	"a AS (INSERT INTO audit (user_id, username, scope_path, event, object_type, "

@@ -72,6 +72,9 @@ class BenchStack(w.Stack):
     pg_stat_statements (to see where the database time goes). Both need a restart of the
     private cluster before webrackd is started."""
 
+    track_all = False
+    auto_explain = False
+
     def pg_start(self):
         conninfo = super().pg_start()
         c = psycopg2.connect(conninfo)
@@ -79,6 +82,12 @@ class BenchStack(w.Stack):
         with c.cursor() as cur:
             cur.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
             cur.execute("ALTER SYSTEM SET track_commit_timestamp = on")
+            if self.track_all:
+                # the statements inside functions too (wr_place_batch's parts), and the plans
+                # of the slow ones in the server log
+                cur.execute("ALTER SYSTEM SET shared_preload_libraries = "
+                            "pg_stat_statements, auto_explain" if self.auto_explain else
+                            "ALTER SYSTEM SET shared_preload_libraries = pg_stat_statements")
         c.close()
         self.pg_stop()
         conninfo = super().pg_start()
@@ -86,6 +95,15 @@ class BenchStack(w.Stack):
         c.autocommit = True
         with c.cursor() as cur:
             cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            if self.track_all:  # the libraries' settings exist once they are loaded
+                for name, value in (("pg_stat_statements.track", "all"),) + ((
+                        ("auto_explain.log_min_duration", "5ms"),
+                        ("auto_explain.log_analyze", "on"),
+                        ("auto_explain.log_buffers", "on"),
+                        ("auto_explain.log_nested_statements", "on")) if self.auto_explain
+                        else ()):
+                    cur.execute(f"ALTER SYSTEM SET {name} = %s", (value,))
+                cur.execute("SELECT pg_reload_conf()")
         c.close()
         return conninfo
 
@@ -505,8 +523,9 @@ def perf_webrackd(pid, seconds, out):
     perf = shutil.which("perf")
     if perf is None:
         return None
-    r = subprocess.run([perf, "record", "-q", "-F", "499", "-p", str(pid), "-o", str(out),
-                        "--", "sleep", str(seconds)], capture_output=True, text=True)
+    graph = ["--call-graph", "dwarf,16384"] if os.environ.get("BENCH_PERF_CALLGRAPH") else []
+    r = subprocess.run([perf, "record", "-q", "-F", "499", *graph, "-p", str(pid), "-o",
+                        str(out), "--", "sleep", str(seconds)], capture_output=True, text=True)
     if r.returncode != 0:
         return None
     r = subprocess.run([perf, "report", "-i", str(out), "--no-children", "--stdio",
@@ -683,6 +702,16 @@ def render(meta, micro, phases, stmts, burst, burst_stmts):
                      f"{meta['cpus'] * 1000 / total:,.0f} placements/s on this machine (the goal "
                      f"needs at most {meta['cpus'] * 1000 / GOAL:.2f} ms in all).")
             L.append("")
+        wk = f.get("work")
+        if wk:
+            L.append(f"Database work per placement during the burst (pg_stat_statements; unlike "
+                     f"CPU times it does not depend on what else runs on the machine): "
+                     f"{wk['blocks']:.1f} buffer blocks touched, {wk['walrec']:.1f} WAL records, "
+                     f"{wk['walbytes']:,.0f} WAL bytes, {wk['ms']:.3f} ms of statement time. "
+                     "Rows in the whole run, inserted / updated / of those HOT (no index "
+                     "entries): " + "; ".join(f"{r[0]} {r[1]:,} / {r[2]:,} / {r[3]:,}"
+                                              for r in wk["tables"]) + ".")
+            L.append("")
         for why in f["failures"]:
             L.append(f"Failure seen: `{why}`")
             L.append("")
@@ -799,9 +828,28 @@ def main():
     ap.add_argument("--pool", type=int, default=8, help="webrackd db_pool_size")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/BENCHMARKS.md")
     ap.add_argument("--keep", action="store_true", help="keep the stack's directory")
+    ap.add_argument("--burst-only", action="store_true",
+                    help="a quick look at the burst: no closed-loop phases, no pickbench "
+                    "figures written (implies --no-write; M defaults to the burst's size)")
+    ap.add_argument("--track-all", action="store_true",
+                    help="pg_stat_statements also inside functions (wr_place_batch's parts), "
+                    "the top 25 printed after the burst")
+    ap.add_argument("--what-if-sql", metavar="FILE",
+                    help="run this SQL file in the private database before the nodes join "
+                    "(an A/B comparison, e.g. an earlier version of a function); the run is "
+                    "labelled and never written to docs/BENCHMARKS.md")
+    ap.add_argument("--auto-explain", action="store_true",
+                    help="with --track-all: EXPLAIN (ANALYZE, BUFFERS) of every statement over "
+                    "5 ms in the PostgreSQL log (--keep to read it); slows the database")
     args = ap.parse_args()
+    if args.burst_only or args.what_if_sql:
+        args.no_write = True
+    if args.burst_only:
+        args.clients = ""
+        if args.vservers == ap.get_default("vservers"):
+            args.vservers = args.burst
 
-    ks = [int(x) for x in args.clients.split(",")]
+    ks = [int(x) for x in args.clients.split(",") if x]
     if args.per_phase:
         per = [int(x) for x in args.per_phase.split(",")]
     else:
@@ -827,6 +875,8 @@ def main():
     say(f"    pick {micro['pick']['per_second']:,.0f}/s p50 {micro['pick']['p50_us']:.2f} µs")
 
     say("starting PostgreSQL and webrackd")
+    BenchStack.track_all = args.track_all
+    BenchStack.auto_explain = args.auto_explain
     stack = BenchStack("bench", db_pool_size=args.pool, log_level="info", db_queue_max=100000,
                        workers=2, login_max_ip_failures=100000)
     stack.start()
@@ -837,6 +887,9 @@ def main():
         cur = db.cursor()
         cur.execute("SHOW server_version")
         meta["pg_version"] = cur.fetchone()[0].split()[0]
+        if args.what_if_sql:
+            say(f"what-if: running {args.what_if_sql} in the private database")
+            cur.execute(Path(args.what_if_sql).read_text())
 
         say(f"joining {args.nodes} nodes (node-join-token-create + node-join with a CSR)")
         t0 = time.monotonic()
@@ -958,11 +1011,45 @@ def main():
                 f["failed"] += len(errors)
                 f["failures"] = (f["failures"] + sorted(set(errors)))[:3]
             burst, burst_stmts = (f, cpu), top_statements(db)
+            # Idle backends report their table statistics within about 10 s (PostgreSQL 15).
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                cur.execute("SELECT coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables "
+                            "WHERE relname = 'tasks'")
+                if cur.fetchone()[0] >= 2 * n:
+                    break
+                time.sleep(0.5)
+            # Work that does not depend on what else runs on the machine (unlike the CPU
+            # times): blocks touched and WAL written by the burst's statements, and how many
+            # of the updates were HOT (no index entries).
+            cur.execute("SELECT sum(shared_blks_hit + shared_blks_read), sum(wal_records), "
+                        "sum(wal_bytes), sum(total_exec_time) " + STATEMENTS)
+            work = dict(zip(("blocks", "walrec", "walbytes", "ms"),
+                            (float(x or 0) / max(n, 1) for x in cur.fetchone())))
+            cur.execute("SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM "
+                        "pg_stat_user_tables WHERE relname IN ('tasks', 'vservers', 'nics', "
+                        "'nodes', 'audit', 'vcpu_cores') ORDER BY relname")
+            work["tables"] = cur.fetchall()
+            f["work"] = work
+            say(f"    database work per placement: {work['blocks']:.1f} blocks touched, "
+                f"{work['walrec']:.1f} WAL records, {work['walbytes']:,.0f} WAL bytes, "
+                f"{work['ms']:.3f} ms statement time")
+            say("    rows (whole run) inserted / updated / of those HOT: " + "; ".join(
+                f"{r[0]} {r[1]} / {r[2]} / {r[3]}" for r in work["tables"]))
+            if args.track_all:
+                for calls, total, mean, q in top_statements(db, 25)[0]:
+                    say(f"    {calls:6d} {total:9.1f} ms {mean:8.3f} ms  {q[:220]}")
             say(f"    intake {f['intake_per_second']:.0f}/s; {f['placed']} placed, "
                 f"{fmt(f['placed_per_second'])} placements/s (middle 80 %: "
                 f"{fmt(f['placed_mid_per_second'])}/s) in {f['batches']} batches "
                 f"(p50 {fmt(f['batch_p50'], 0)}, max {f['batch_max']}); tasks "
                 f"{fmt(f['tasks_per_second'])}/s; {f['failed']} failed")
+            if f["placed"]:
+                per = {k: cpu[k] * cpu["seconds"] / f["placed"] * 1000
+                       for k in ("webrackd", "postgres", "simagents", "driver")}
+                say("    CPU ms per placement: " + ", ".join(
+                    f"{k} {v:.3f}" for k, v in per.items()) + f"; all {sum(per.values()):.3f}"
+                    f" (other: {cpu['other']:.2f} cores busy)")
             for why in f["failures"]:
                 say(f"    failure: {why}")
         watcher.close()

@@ -174,7 +174,7 @@ def test_stopped_vservers_start_again_on_their_cores(env):
                                   "'%%wr_place_batch(%%' AND wait_event_type = 'Lock'")[0][0],
                      10, 0.02, "a placement batch waiting for the nodes")
         assert rows(env, "SELECT status, step FROM tasks WHERE id = ANY(%s) GROUP BY 1, 2",
-                    list(started.values())) == [("queued", "begin")]
+                    list(started.values())) == [("running", "begin")]
     blocker.commit()
     blocker.close()
     ended = wait_tasks(env, started.values())
@@ -186,6 +186,64 @@ def test_stopped_vservers_start_again_on_their_cores(env):
     assert rows(env, "SELECT count(*) FROM nics WHERE vserver_id = ANY(%s)", vids)[0][0] == \
         len(vids)
     check_invariants(env)
+
+
+def test_batch_definition_is_the_vservers_rows(env):
+    """What wr_place_batch() hands the engine for a start (sql/018: MACs computed in the INSERT,
+    NICs aggregated with their bridge) is the vServer's rows: cores, RAM, disk, every NIC with
+    its MAC, model and its node's bridge; the task goes to its next step. Both for a vServer
+    placed by the batch and for a stopped one that keeps its node. Rolled back at the end."""
+    fresh = create(env, 1)[0]
+    stopped = create(env, 1)[0]
+    t = start_all(env, [stopped])[stopped]
+    assert wait_tasks(env, [t])[t][0] == "done"
+    t = env.api.call("vserver-stop", id=stopped)["task_id"]
+    assert wait_tasks(env, [t])[t][0] == "done"
+    c = env.stack.db()
+    try:
+        with c.cursor() as cur:
+            cur.execute("SELECT node_id FROM vservers WHERE id = %s", (stopped,))
+            on = cur.fetchone()[0]
+            cur.execute("SELECT id FROM node_capacity WHERE NOT reserve AND free_cores > 0 "
+                        "ORDER BY id LIMIT 1")
+            to = cur.fetchone()[0]
+            tasks = []
+            for vid in (fresh, stopped):
+                cur.execute("INSERT INTO tasks (object_type, object_id, action, scope_path, "
+                            "status, step, vserver_id) VALUES ('vserver', %s, 'vserver-start', "
+                            "'{}', 'running', 'begin', %s) RETURNING id", (vid, vid))
+                tasks.append(cur.fetchone()[0])
+            cur.execute("SELECT code, error, info FROM wr_place_batch(%s::bigint[], "
+                        "%s::bigint[], %s::bigint[]) ORDER BY i", ([fresh, stopped], [to, on],
+                                                                   tasks))
+            got = cur.fetchall()
+            want = {}
+            for vid in (fresh, stopped):
+                cur.execute(
+                    "SELECT (SELECT json_agg(c.core ORDER BY c.vcpu) FROM vcpu_cores c WHERE "
+                    "c.vserver_id = v.id), v.ram_mb, v.uuid::text, v.disk_created, "
+                    "(SELECT json_agg(json_build_object('mac', n.mac::text, 'model', n.model, "
+                    "'bridge', coalesce(nd.bridges[1], 'wrbr0')) ORDER BY n.id) FROM nics n "
+                    "WHERE n.vserver_id = v.id), (SELECT t.step FROM tasks t WHERE "
+                    "t.vserver_id = v.id AND t.status = 'running') FROM vservers v "
+                    "JOIN nodes nd ON nd.id = v.node_id WHERE v.id = %s", (vid,))
+                want[vid] = cur.fetchone()
+    finally:
+        c.rollback()
+        c.close()
+    for vid, (code, error, info) in zip((fresh, stopped), got):
+        cores, ram_mb, uuid, disk_created, nics, step = want[vid]
+        assert code is None and error is None, (vid, code, error)
+        assert info["task_active"] is True and info["disk_created"] is disk_created
+        spec = info["spec"]
+        assert spec["id"] == vid and spec["uuid"] == uuid and spec["ram_mb"] == ram_mb
+        assert spec["cores"] == cores and len(cores) == 1, (spec, cores)
+        assert spec["disks"] == [{"storage": info["storage"], "name": f"vs-{vid}",
+                                  "bus": "virtio"}]
+        assert len(nics) == 1 and nics[0]["mac"].startswith("52:54:00:"), nics
+        assert spec["nics"] == nics, (spec["nics"], nics)
+        assert step == ("define" if disk_created else "disk")
+    assert want[stopped][3] and not want[fresh][3]
 
 
 def test_starting_the_same_vserver_twice_at_once(env):
@@ -253,7 +311,8 @@ def test_controller_killed_in_a_burst_converges(env):
     vids = create(env, min(room, 16))
     st = env.stack
     # The first half starts and ends; the second is killed while its placement batch waits for
-    # the nodes' rows (held here), so webrackd dies with tasks queued and a batch in flight.
+    # the nodes' rows (held here), so webrackd dies with tasks not placed yet (step 'begin')
+    # and a batch in flight.
     first = start_all(env, vids[:len(vids) // 2])
     wait_tasks(env, first.values())
     blocker = st.db()
@@ -262,12 +321,12 @@ def test_controller_killed_in_a_burst_converges(env):
         started = start_all(env, vids[len(vids) // 2:])
         st.proc.send_signal(signal.SIGKILL)
         st.proc.wait(10)
-        at_kill = rows(env, "SELECT status, count(*) FROM tasks WHERE id = ANY(%s) GROUP BY 1",
-                       list(started.values()))
+        at_kill = rows(env, "SELECT status || '/' || step, count(*) FROM tasks WHERE id = "
+                       "ANY(%s) GROUP BY 1", list(started.values()))
     blocker.commit()
     blocker.close()
     print(f"webrackd killed; tasks by status at the kill: {at_kill}")
-    assert dict(at_kill).get("queued"), at_kill
+    assert dict(at_kill).get("running/begin"), at_kill
     started.update(first)
     st._logf.close()
     st.launch()  # same configuration, database and CA; the agents reconnect
