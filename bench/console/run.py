@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(REPO / "tests" / "lib"))
 import webrack_it as w  # noqa: E402
 import netns  # noqa: E402
-from test_zz_rack import GUEST_ISO, NodeAgent  # noqa: E402
+from test_zz_rack import GUEST_ISO, NodeAgent, ensure_guest_iso  # noqa: E402
 
 RFBBENCH = HERE / "rfbbench"
 CONSOLE_PORT = 5902
@@ -156,7 +156,7 @@ def main():
     procs, rack, agent = [], None, None
     try:
         stack.start()
-        shutil.copyfile(GUEST_ISO, stack.iso_dir / GUEST_ISO.name)
+        shutil.copyfile(ensure_guest_iso(), stack.iso_dir / GUEST_ISO.name)
         rack = netns.Rack(nodes=1, prefix="wv", dhcp=False,
                           forward_ports=[stack.port, stack.agent_port])
         splice_port = w.free_port()

@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "lib"))
 import netns  # noqa: E402
 import rfbclient  # noqa: E402
-from test_zz_rack import GUEST_BUILD, GUEST_ISO, NodeAgent, db_rows  # noqa: E402
+from test_zz_rack import GUEST_ISO, NodeAgent, db_rows, ensure_guest_iso  # noqa: E402
 
 VNCSHOT = REPO / "tests" / "tools" / "vncshot"
 CONSOLE_PORT = 5902  # inside the node namespace
@@ -66,9 +66,7 @@ def wait_task(env, api, tid, wait=120):
 @pytest.fixture(scope="module")
 def env():
     netns.cleanup_stale("wv")
-    if not (GUEST_ISO.is_file() and GUEST_ISO.stat().st_size > 0):
-        r = subprocess.run([str(GUEST_BUILD)], capture_output=True, text=True, timeout=900)
-        assert r.returncode == 0, f"tests/guest/build.sh failed:\n{r.stdout}\n{r.stderr}"
+    ensure_guest_iso()
     e = Env()
     e.workdir = tempfile.mkdtemp(prefix="wvc-", dir="/tmp")
     e.vnc_port = w.free_port()

@@ -42,7 +42,7 @@ from pathlib import Path
 import pytest
 
 import webrack_it as w
-from test_zz_rack import GUEST_BUILD, GUEST_ISO, GUEST_PORT, NodeAgent, qemu_pids
+from test_zz_rack import GUEST_ISO, GUEST_PORT, NodeAgent, ensure_guest_iso, qemu_pids
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "lib"))
@@ -186,9 +186,7 @@ class FailoverRack:
         self.agents = {}
         self.checker = None
         netns.cleanup_stale(prefix)
-        if not (GUEST_ISO.is_file() and GUEST_ISO.stat().st_size > 0):
-            r = subprocess.run([str(GUEST_BUILD)], capture_output=True, text=True, timeout=900)
-            assert r.returncode == 0, f"tests/guest/build.sh failed:\n{r.stdout}\n{r.stderr}"
+        ensure_guest_iso()
         try:
             self.stack.start()
             shutil.copyfile(GUEST_ISO, self.stack.iso_dir / GUEST_ISO.name)

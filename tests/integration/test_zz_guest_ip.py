@@ -39,9 +39,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "lib"))
 import guestside  # noqa: E402
 import netns  # noqa: E402
+from guest_iso import GUEST_ISO, ensure_guest_iso  # noqa: E402
 
-GUEST_ISO = REPO / "var" / "guest" / "webrack-guest.iso"
-GUEST_BUILD = REPO / "tests" / "guest" / "build.sh"
 STALE_AFTER = 8
 NEW_IP = "10.77.0.77"  # outside dnsmasq's range (.100-.250)
 FLOOD = 100_000
@@ -129,9 +128,7 @@ def ip_items(api, vid):
 @pytest.fixture(scope="module")
 def env():
     netns.cleanup_stale("wi")
-    if not (GUEST_ISO.is_file() and GUEST_ISO.stat().st_size > 0):
-        r = subprocess.run([str(GUEST_BUILD)], capture_output=True, text=True, timeout=900)
-        assert r.returncode == 0, f"tests/guest/build.sh failed:\n{r.stdout}\n{r.stderr}"
+    ensure_guest_iso()
     e = Env()
     e.done = set()
     workdir = tempfile.mkdtemp(prefix="wri-", dir="/tmp")  # short: unix socket paths

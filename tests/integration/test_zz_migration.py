@@ -42,7 +42,7 @@ import time
 import pytest
 
 import webrack_it as w
-from test_zz_rack import (GUEST_ISO, GUEST_BUILD, LeaseWatch, NodeAgent, boot_and_lease,
+from test_zz_rack import (GUEST_ISO, LeaseWatch, NodeAgent, boot_and_lease, ensure_guest_iso,
                           netns, service_line)
 import rfbclient  # noqa: E402  (tests/lib, on the path once test_zz_rack is imported)
 
@@ -84,9 +84,7 @@ class MigRack:
 
     def __init__(self, prefix="wm", name="migration", agent_extra=""):
         netns.cleanup_stale(prefix)
-        if not (GUEST_ISO.is_file() and GUEST_ISO.stat().st_size > 0):
-            r = subprocess.run([str(GUEST_BUILD)], capture_output=True, text=True, timeout=900)
-            assert r.returncode == 0, f"tests/guest/build.sh failed:\n{r.stdout}\n{r.stderr}"
+        ensure_guest_iso()
         e = self
         e.report = {"boot_to_lease_s": {}}
         e.done = set()

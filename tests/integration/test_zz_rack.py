@@ -38,11 +38,10 @@ import webrack_it as w
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "lib"))
 import netns  # noqa: E402
+from guest_iso import GUEST_ISO, ensure_guest_iso  # noqa: E402
 from procs import pid_alive, threads  # noqa: E402
 
 AGENT = Path(os.environ.get("WEBRACK_NODE", REPO / "nodeagent" / "webrack-node"))
-GUEST_ISO = REPO / "var" / "guest" / "webrack-guest.iso"
-GUEST_BUILD = REPO / "tests" / "guest" / "build.sh"
 GUEST_PORT = 7777
 HOUSEKEEPING, DEDICATED = 0, 1
 TRANSITIONAL = ("starting", "stopping", "deleting")
@@ -240,9 +239,7 @@ class Env:
 def rack():
     t_module = time.monotonic()
     netns.cleanup_stale("wr")
-    if not (GUEST_ISO.is_file() and GUEST_ISO.stat().st_size > 0):
-        r = subprocess.run([str(GUEST_BUILD)], capture_output=True, text=True, timeout=900)
-        assert r.returncode == 0, f"tests/guest/build.sh failed:\n{r.stdout}\n{r.stderr}"
+    ensure_guest_iso()
     e = Env()
     e.report = {"boot_to_lease_s": {}, "tasks_s": {}}
     e.done = set()  # names of the steps that succeeded, for the tests that depend on them
