@@ -574,7 +574,12 @@ on_qmp_event(struct qmp *q, const char *name, const json_t *data, int64_t sec, i
 	struct vm *vm = arg;
 
 	vm_migrate_qmp_event(vm, name, data);
-	if (strcmp(name, "SHUTDOWN") == 0) {
+	if (strcmp(name, "RESET") == 0) {
+		/* the admin (and tests) must be able to tell a guest that rebooted itself */
+		log_info("%s: QEMU reports RESET (guest: %s, reason: %s)", vm->label,
+			 json_is_true(json_object_get(data, "guest")) ? "true" : "false",
+			 json_string_value(json_object_get(data, "reason")) ?: "?");
+	} else if (strcmp(name, "SHUTDOWN") == 0) {
 		vm->guest_shutdown = true;
 		log_info("%s: QEMU reports SHUTDOWN (%s)", vm->label,
 			 json_string_value(json_object_get(data, "reason")) ?: "?");
