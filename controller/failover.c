@@ -17,6 +17,7 @@
  * were loaded: whatever happened while no controller ran, an agent that did not come back within
  * failover_after has fenced itself long ago.
  */
+#include "monotime.h"
 #include "config.h"
 
 #include <stdio.h>
@@ -66,14 +67,6 @@ struct fail_call {
 	int64_t node_id;
 	bool declare;
 };
-
-static double
-now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static struct fo_node *
 node_find(struct failover *fo, int64_t id)

@@ -5,6 +5,7 @@
  * event loop without blocking it: a peer that stalls anywhere before the relay is dropped after
  * CONSOLE_HELLO_SECONDS.
  */
+#include "monotime.h"
 #include "config.h"
 
 #include <errno.h>
@@ -67,15 +68,6 @@ struct console {
 	struct conn *conns;
 	size_t nconns;
 };
-
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 conn_free(struct conn *k)

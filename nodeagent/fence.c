@@ -17,6 +17,7 @@
  * refreshed, so a hung agent or a lost controller resets the node when the fence would have
  * killed the guests. Stopping the agent writes the magic 'V' and disarms it.
  */
+#include "monotime.h"
 #include "config.h"
 
 #include <errno.h>
@@ -54,14 +55,6 @@ struct fence {
 	int64_t revoking[REVOKING_MAX]; /* revoked VMs whose QEMU has yet to exit */
 	size_t nrevoking;
 };
-
-static double
-now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- the watchdog ---- */
 

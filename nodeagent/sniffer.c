@@ -8,6 +8,7 @@
  * PROTO_IPS_MAX items. So a guest flooding 100,000 frames of distinct addresses costs at most
  * SNIFFER_CLAIM_BURST + SNIFFER_CLAIM_RATE items per second on the link and in the database.
  */
+#include "monotime.h"
 #include "config.h"
 
 #include <errno.h>
@@ -77,15 +78,6 @@ struct sniffers {
 	struct sniffer_counters logged; /* as of the last drop summary */
 	double last_drop_log;
 };
-
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 arm_batch(struct sniffers *sn, int ms)
