@@ -13,8 +13,14 @@
 
 struct server;
 
-/* A task (aliased k) with the vServer it is about, as the engine reads it before every step. */
-#define LIFECYCLE_RUN_JSON                                                                         \
+/*
+ * A task (aliased k) with the vServer it is about, as the engine reads it before every step.
+ * lock is "" or a locking clause for the vServer's row: a statement whose snapshot may predate
+ * another task's end (vserver-start's INSERT waits on the one-active-task index for that end to
+ * commit, then goes on with its older snapshot) reads the row FOR SHARE, which returns the
+ * version that end wrote, so the new task does not start a vServer that is running already.
+ */
+#define LIFECYCLE_RUN_JSON_LOCKED(lock)                                                            \
 	"json_build_object('action', k.action, 'step', k.step, 'params', k.params, "               \
 	"'vserver_id', k.vserver_id, 'vs', (SELECT json_build_object('id', v.id, 'name', "         \
 	"v.name, 'state', v.state, 'cores', v.cores, 'ram_mb', v.ram_mb, 'disk_gb', "              \
@@ -23,7 +29,8 @@ struct server;
 	"'disk_storage', v.disk_storage, 'iso', v.iso, 'template', v.template, "                   \
 	"'disk_node_id', coalesce(v.disk_node_id, 0), 'disk_shared', coalesce((SELECT s.shared "   \
 	"FROM node_storages s WHERE s.node_id = v.disk_node_id AND s.name = v.disk_storage), "     \
-	"false)) FROM vservers v WHERE v.id = k.vserver_id))"
+	"false)) FROM vservers v WHERE v.id = k.vserver_id" lock "))"
+#define LIFECYCLE_RUN_JSON LIFECYCLE_RUN_JSON_LOCKED("")
 
 /* Start running the task (already inserted as queued). */
 void lifecycle_run(struct server *srv, int64_t task_id);

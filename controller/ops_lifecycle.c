@@ -40,7 +40,8 @@ static const char enqueue_sql[] =
 	"a AS (INSERT INTO audit (user_id, username, scope_path, event, object_type, "
 	"object_id, detail, client_ip) SELECT x.uid, x.username, x.path, x.action, 'vserver', "
 	"x.vs, 'queued as task ' || k.id, x.ip FROM k JOIN x ON x.vs = k.vserver_id) "
-	"SELECT x.i, k.id, " LIFECYCLE_RUN_JSON " FROM k JOIN x ON x.vs = k.vserver_id";
+	"SELECT x.i, k.id, " LIFECYCLE_RUN_JSON_LOCKED(" FOR SHARE") /* lifecycle.h */
+	" FROM k JOIN x ON x.vs = k.vserver_id";
 
 #define ENQUEUE_BATCH_MAX 512
 

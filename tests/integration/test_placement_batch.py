@@ -265,6 +265,49 @@ def test_starting_the_same_vserver_twice_at_once(env):
     check_invariants(env)
 
 
+def test_start_arriving_while_another_start_ends_finds_the_vserver_running(env):
+    """The race behind the burst above, made deterministic: a start's end (task done, vServer
+    running) is still uncommitted when the next vserver-start comes. The new task's INSERT waits
+    on the one-active-task index until that end commits and then goes on with a snapshot taken
+    before it; the vServer it hands the engine must nevertheless be the running one, so the new
+    task ends "already running" and sends the node nothing (a stale 'stopped' would start it a
+    second time)."""
+    vid = create(env, 1)[0]
+    t = start_all(env, [vid])[vid]
+    assert wait_tasks(env, [t])[t][0] == "done"
+    t = env.api.call("vserver-stop", id=vid)["task_id"]
+    assert wait_tasks(env, [t])[t][0] == "done"
+    # A start task the engine does not run (a copy of the stop's row), then its end held open
+    # in a transaction.
+    fake = rows(env, "INSERT INTO tasks (object_type, object_id, object_name, action, user_id, "
+                "username, scope_path, status, step, vserver_id, params) SELECT object_type, "
+                "object_id, object_name, 'vserver-start', user_id, username, scope_path, "
+                "'running', 'started', vserver_id, '{}' FROM tasks WHERE id = %s RETURNING id",
+                t)[0][0]
+    ending = env.stack.db()
+    try:
+        with ending.cursor() as cur:
+            cur.execute("UPDATE tasks SET status = 'done', info = '', ended_at = now() "
+                        "WHERE id = %s", (fake,))
+            cur.execute("UPDATE vservers SET state = 'running' WHERE id = %s", (vid,))
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            call = ex.submit(start_all, env, [vid], 1)
+            w.wait_until(lambda: rows(env, "SELECT count(*) FROM pg_stat_activity WHERE query "
+                                      "LIKE '%%INSERT INTO tasks%%' AND wait_event_type = "
+                                      "'Lock'")[0][0],
+                         10, 0.02, "vserver-start waiting for the other task's end")
+            ending.commit()
+            second = call.result(timeout=30)[vid]
+        assert isinstance(second, int), second
+        assert wait_tasks(env, [second])[second] == ("done", "already running")
+    finally:
+        ending.rollback()
+        ending.close()
+    # The node was told nothing: the vServer is in fact stopped there; put the rows back.
+    rows(env, "UPDATE vservers SET state = 'stopped' WHERE id = %s RETURNING id", vid)
+    check_invariants(env)
+
+
 def test_anti_affinity_group_spreads_and_says_what_is_missing(env):
     usable = NODES - 1
     vids = create(env, usable + 1, anti_affinity=w.uniq("grp"))
@@ -342,3 +385,50 @@ def test_controller_killed_in_a_burst_converges(env):
         assert n in (0, 1)
         assert rows(env, "SELECT count(*) FROM nics WHERE vserver_id = %s", vid)[0][0] <= 1
     check_invariants(env)
+
+
+def test_console_tickets_revoked_exactly_when_they_must_be(env):
+    """sql/019: the console trigger fires only when it deletes something (a state other than
+    running/paused, or a vServer leaving its node), so a start (node set from none, state set
+    to running) queues no trigger call; every revoking change still revokes."""
+    vid = create(env, 1)[0]
+    started = start_all(env, [vid])
+    assert all(s == "done" for s, _ in wait_tasks(env, started.values()).values())
+    nodes = env.node_ids[:-1]
+    db = env.stack.db()
+    try:
+        with db.cursor() as cur:
+            cur.execute("SELECT id FROM users ORDER BY id LIMIT 1")
+            uid = cur.fetchone()[0]
+
+            def ticket():
+                cur.execute("INSERT INTO console_tickets (hash, user_id, vserver_id, expires_at) "
+                            "VALUES (encode(sha256(gen_random_uuid()::text::bytea), 'hex'), "
+                            "%s, %s, now() + interval '30 s')", (uid, vid))
+
+            def tickets():
+                cur.execute("SELECT count(*) FROM console_tickets WHERE vserver_id = %s", (vid,))
+                return cur.fetchone()[0]
+
+            ticket()
+            cur.execute("UPDATE vservers SET state = 'paused' WHERE id = %s", (vid,))
+            cur.execute("UPDATE vservers SET state = 'running' WHERE id = %s", (vid,))
+            assert tickets() == 1, "running <-> paused keeps the tickets"
+            cur.execute("UPDATE vservers SET state = 'stopped' WHERE id = %s", (vid,))
+            assert tickets() == 0, "a stopped vServer's tickets are revoked"
+            cur.execute("UPDATE vservers SET state = 'running' WHERE id = %s", (vid,))
+            ticket()
+            cur.execute("UPDATE vservers SET node_id = (SELECT id FROM nodes WHERE id <> "
+                        "vservers.node_id AND id = ANY(%s) LIMIT 1) WHERE id = %s", (nodes, vid))
+            assert tickets() == 0, "a vServer moved to another node loses its tickets"
+            ticket()
+            cur.execute("UPDATE vservers SET node_id = NULL WHERE id = %s", (vid,))
+            assert tickets() == 0, "a vServer leaving its node loses its tickets"
+            # The trigger's condition: no call for a placement from no node or for 'running'.
+            cur.execute("SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgname = "
+                        "'vservers_console_revoke'")
+            definition = cur.fetchone()[0]
+            assert "(old.node_id IS NOT NULL)" in definition, definition
+    finally:
+        db.rollback()
+        db.close()
