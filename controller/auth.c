@@ -15,6 +15,7 @@
 #include "log.h"
 #include "secret.h"
 #include "server.h"
+#include "vserver_cache.h"
 
 static double
 now_real(void)
@@ -246,14 +247,31 @@ auth_login_failed(struct call *c, const char *username, const char *why, const c
 	log_info("failed login for '%s' from %s: %s", username, c->client_ip, why);
 	call_sql(c, sql, 6, params, failure_recorded);
 }
+/* Notifications about tables only the vServer cache depends on (sql/020_vserver_cache.sql). */
+static bool
+vserver_only(const char *table)
+{
+	static const char *const tables[] = {"vservers", "nics", "guest_ips", "isos", "nodes"};
+
+	for (size_t i = 0; table != NULL && i < sizeof(tables) / sizeof(tables[0]); i++)
+		if (strcmp(table, tables[i]) == 0)
+			return true;
+	return false;
+}
+
 /*
- * Any change to credentials or rights (sql/014_auth_cache.sql), or a session that (re)started
- * listening: forget every cached principal.
+ * Any change to credentials or rights (sql/014_auth_cache.sql) or to what vserver-get returns
+ * (sql/020_vserver_cache.sql), or a session that (re)started listening: forget every cached
+ * vServer, and every cached principal unless the change was about vServers only.
  */
 static void
 notified(void *arg, const char *channel, const char *extra)
 {
 	struct server *srv = arg;
+
+	vserver_cache_invalidate(srv->vserver_cache);
+	if (channel != NULL && vserver_only(extra))
+		return;
 
 	if (channel != NULL)
 		log_debug("auth cache: %s notified '%s': %zu entries dropped", channel,
@@ -269,7 +287,8 @@ bool
 auth_start(struct server *srv)
 {
 	srv->auth_cache = auth_cache_new((size_t)srv->settings.auth_cache_entries);
-	if (srv->auth_cache == NULL)
+	srv->vserver_cache = vserver_cache_new((size_t)srv->settings.vserver_cache_entries);
+	if (srv->auth_cache == NULL || srv->vserver_cache == NULL)
 		return false;
 	db_listen(srv->db, AUTH_CACHE_CHANNEL, notified, srv);
 	return true;
@@ -279,5 +298,12 @@ bool
 auth_cache_usable(const struct server *srv)
 {
 	return srv->auth_cache != NULL && srv->settings.auth_cache_ttl > 0 &&
-	       srv->settings.auth_cache_entries > 0 && db_listening(srv->db);
+	       srv->settings.auth_cache_entries > 0 && db_listening_all();
+}
+
+bool
+vserver_cache_usable(const struct server *srv)
+{
+	return srv->vserver_cache != NULL && srv->settings.vserver_cache_ttl > 0 &&
+	       srv->settings.vserver_cache_entries > 0 && db_listening_all();
 }

@@ -18,6 +18,12 @@
 bool auth_start(struct server *srv) __attribute__((warn_unused_result));
 /* True when the auth cache may be used now: on, and every database session listens. */
 bool auth_cache_usable(const struct server *srv);
+/*
+ * The same for the vServer read cache (srv->vserver_cache, settings vserver_cache_ttl and
+ * vserver_cache_entries), which auth_start() creates too: both are emptied by the
+ * notifications of one channel (auth.c, notified()).
+ */
+bool vserver_cache_usable(const struct server *srv);
 
 /*
  * Fill c->who from the credentials the binding stored in c; next runs only on success (at once,

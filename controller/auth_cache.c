@@ -57,7 +57,8 @@ entry_free(struct entry *e)
 static void
 clear(struct auth_cache *ac)
 {
-	for (size_t i = 0; i < ac->nbuckets; i++) {
+	/* Notifications are frequent (sql/020 shares the channel): most find nothing to drop. */
+	for (size_t i = 0; i < ac->nbuckets && ac->count > 0; i++) {
 		struct entry *e = ac->buckets[i];
 		while (e != NULL) {
 			struct entry *next = e->next;

@@ -101,6 +101,9 @@ struct call {
 		uint32_t need;
 		call_done_fn next;
 		call_json_fn fetched; /* call_resolve_fetch(): gets the object's JSON */
+		const PGresult *row;  /* ... and may read the statement's row meanwhile */
+		uint64_t cache_gen;   /* the vServer cache's generation when the read started */
+		double cache_sent;    /* when it started (CLOCK_MONOTONIC seconds) */
 	} resolving;		      /* call_resolve() in flight */
 	struct {
 		bool cacheable; /* store the principal the lookup finds */
@@ -165,12 +168,21 @@ void call_resolve(struct call *c, const char *kind, int64_t id, uint32_t need, c
  * call_resolve() and the read of the object in one statement (one round trip, one snapshot):
  * sql's first five columns are those of the kind's resolve query (RESOLVE_<KIND>_COLS, FROM
  * RESOLVE_<KIND>_FROM, whose $1 is the id), the sixth the object as a JSON object, and any
- * further column (JSON) becomes a member of it named by the column; params[0] is ignored
+ * further column (JSON) becomes a member of it named by the column (except names starting with
+ * '_', which next may read from c->resolving.row while it runs); params[0] is ignored
  * (the id goes there). next gets the JSON only when the rights check passed; a missing or
  * invisible object is not_found exactly as with call_resolve().
  */
 void call_resolve_fetch(struct call *c, const char *kind, int64_t id, uint32_t need,
 			const char *sql, int n, const char **params, call_json_fn next);
+
+/*
+ * The rights check of call_resolve() on a subject resolved earlier (s: as c->subject was after
+ * a resolve of kind; its privs are computed again for this caller). True when the caller may go
+ * on; otherwise the call has been answered (not_found or denied, the same words).
+ */
+bool call_resolved_from(struct call *c, const char *kind, const struct subject *s, uint32_t need)
+	__attribute__((warn_unused_result));
 
 /* The vserver kind's resolve query, for call_resolve_fetch() statements. */
 #define RESOLVE_VSERVER_COLS "a.path, coalesce(v.vdc_id, 0), v.id, v.name, 0"

@@ -88,6 +88,19 @@ struct db {
 	void *notify_arg;
 };
 
+/*
+ * Every pool of the process, and the listener db_listen() installed: pools made before or
+ * after it listen alike, so a change committed through any of them (the API's pool, the batch
+ * pool) is heard before its caller's callback runs.
+ */
+#define POOLS_MAX 8
+static struct db *pools[POOLS_MAX];
+static struct {
+	const char *channel;
+	db_notify_fn notify;
+	void *arg;
+} listener;
+
 static void conn_connect(struct conn *c);
 static void conn_dispatch(struct db *db);
 static void conn_listen(struct conn *c);
@@ -698,6 +711,20 @@ db_new(struct event_base *base, const char *conninfo, int pool_size, int queue_m
 		free(db);
 		return NULL;
 	}
+	int slot = 0;
+	while (slot < POOLS_MAX && pools[slot] != NULL)
+		slot++;
+	if (slot == POOLS_MAX) { /* a pool that could not listen would break the caches */
+		log_error("more than %d database pools", POOLS_MAX);
+		free(db->conninfo);
+		free(db->conns);
+		free(db);
+		return NULL;
+	}
+	pools[slot] = db;
+	db->channel = listener.channel;
+	db->notify = listener.notify;
+	db->notify_arg = listener.arg;
 	db->nconns = pool_size;
 	for (int i = 0; i < pool_size; i++) {
 		struct conn *c = &db->conns[i];
@@ -713,10 +740,43 @@ db_new(struct event_base *base, const char *conninfo, int pool_size, int queue_m
 void
 db_listen(struct db *db, const char *channel, db_notify_fn cb, void *arg)
 {
+	listener.channel = channel;
+	listener.notify = cb;
+	listener.arg = arg;
 	db->channel = channel;
 	db->notify = cb;
 	db->notify_arg = arg;
-	conn_dispatch(db); /* idle sessions now; busy ones when they are done */
+	for (int i = 0; i < POOLS_MAX; i++) {
+		if (pools[i] == NULL)
+			continue;
+		pools[i]->channel = channel;
+		pools[i]->notify = cb;
+		pools[i]->notify_arg = arg;
+		conn_dispatch(pools[i]); /* idle sessions now; busy ones when they are done */
+	}
+}
+
+bool
+db_listening_all(void)
+{
+	bool any = false;
+
+	for (int i = 0; i < POOLS_MAX; i++) {
+		if (pools[i] == NULL)
+			continue;
+		/* A pool that has no session up runs nothing, so it cannot miss anything. */
+		bool up = false;
+		for (int k = 0; k < pools[i]->nconns; k++) {
+			enum conn_state st = pools[i]->conns[k].state;
+			up = up || st == CONN_IDLE || st == CONN_BUSY;
+		}
+		if (!up)
+			continue;
+		if (!db_listening(pools[i]))
+			return false;
+		any = true;
+	}
+	return any;
 }
 
 bool
@@ -755,6 +815,9 @@ db_free(struct db *db)
 {
 	if (db == NULL)
 		return;
+	for (int i = 0; i < POOLS_MAX; i++)
+		if (pools[i] == db)
+			pools[i] = NULL;
 	for (int i = 0; i < db->nconns; i++) {
 		struct conn *c = &db->conns[i];
 		evtimer_del(&c->timer);

@@ -46,15 +46,18 @@ void db_set_pipeline_depth(struct db *db, int depth);
 typedef void (*db_notify_fn)(void *arg, const char *channel, const char *extra);
 
 /*
- * Every session of the pool LISTENs on channel (a static string, one channel per pool) before
- * its first query, and cb hears every notification any session receives. A statement's own
- * NOTIFY reaches cb before the statement's callback runs (PostgreSQL delivers a session's own
- * notifications before its ReadyForQuery), so a change made through this pool is known before
- * its caller is answered.
+ * Every session of every pool of the process (db and those made before or after it: the batch
+ * pool too) LISTENs on channel (a static string, one channel per process) before its first
+ * query, and cb hears every notification any session receives. A statement's own NOTIFY reaches
+ * cb before the statement's callback runs (PostgreSQL delivers a session's own notifications
+ * before its ReadyForQuery), so a change made through any pool is known before its caller is
+ * answered.
  */
 void db_listen(struct db *db, const char *channel, db_notify_fn cb, void *arg);
 /* True when at least one session is up and every session that is up listens. */
 bool db_listening(const struct db *db);
+/* db_listening() for every pool that has a session up, and at least one such pool. */
+bool db_listening_all(void);
 bool db_is_up(const struct db *db);
 
 /* sql must stay valid until the callback (a string literal); params are copied. */

@@ -21,6 +21,7 @@
 #include "agents.h"
 #include "auth.h"
 #include "auth_cache.h"
+#include "vserver_cache.h"
 #include "api_ops.h"
 #include "bootstrap.h"
 #include "ca.h"
@@ -330,6 +331,7 @@ out:
 	db_free(srv->db);
 	failover_stop(srv); /* after db_free: it answers the monitor's queries in flight */
 	auth_cache_free(srv->auth_cache);
+	vserver_cache_free(srv->vserver_cache);
 	if (srv->base)
 		event_base_free(srv->base);
 	SSL_CTX_free(srv->tls);

@@ -7,10 +7,14 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "auth.h"
+#include "monotime.h"
 #include "objects.h"
 #include "ops.h"
 #include "server.h"
+#include "vserver_cache.h"
 
 static void
 vdc_created(struct call *c, json_t *obj)
@@ -141,6 +145,28 @@ op_vserver_list(struct call *c)
 	ops_list_subtree(c, sql, "account_id", PRIV_VSERVER_VIEW);
 }
 
+/* A vServer read from PostgreSQL: answer, and keep it for the next reads (vserver_cache.c). */
+static void
+vserver_got(struct call *c, json_t *obj)
+{
+	struct server *srv = c->srv;
+	const PGresult *res = c->resolving.row;
+	int col = res != NULL ? PQfnumber(res, "_fresh_for") : -1;
+
+	if (obj != NULL && col >= 0 && vserver_cache_usable(srv)) {
+		/* Until the first fresh address goes stale, from before PostgreSQL's now(). */
+		double until = c->resolving.cache_sent + (double)srv->settings.vserver_cache_ttl;
+		if (!PQgetisnull(res, 0, col)) {
+			double fresh_for = strtod(PQgetvalue(res, 0, col), NULL);
+			if (c->resolving.cache_sent + fresh_for < until)
+				until = c->resolving.cache_sent + fresh_for;
+		}
+		vserver_cache_put(srv->vserver_cache, c->resolving.cache_gen, now_mono(), until,
+				  srv->settings.ip_stale_after, &c->subject, obj);
+	}
+	ops_reply_object(c, obj);
+}
+
 void
 op_vserver_get(struct call *c)
 {
@@ -149,20 +175,41 @@ op_vserver_get(struct call *c)
 	 * API costs one round trip. "ips": the fresh guest addresses (controller/ops_ip.c,
 	 * sql/008_guest_ips.sql), as a subquery of the statement rather than a call of
 	 * wr_guest_ips_fresh(): a function's call and its plan cost PostgreSQL two to three times
-	 * the subquery, and this is the only read that needs the list.
+	 * the subquery, and this is the only read that needs the list. "_fresh_for": seconds until
+	 * the first of them goes stale (NULL: none), which bounds the cached copy's life.
 	 */
 	static const char sql[] =
 		"SELECT " RESOLVE_VSERVER_COLS ", " VSERVER_JSON
 		", (SELECT coalesce(json_agg(host(g.address) ORDER BY family(g.address), "
 		"g.address), "
 		"'[]') FROM guest_ips g WHERE g.vserver_id = v.id AND g.scope = 'global' AND "
-		"g.last_seen > now() - make_interval(secs => $2::int)) AS ips "
+		"g.last_seen > now() - make_interval(secs => $2::int)) AS ips, "
+		"(SELECT extract(epoch FROM min(g.last_seen) + make_interval(secs => $2::int) - "
+		"now()) "
+		"FROM guest_ips g WHERE g.vserver_id = v.id AND g.scope = 'global' AND "
+		"g.last_seen > now() - make_interval(secs => $2::int)) AS _fresh_for "
 		"FROM " RESOLVE_VSERVER_FROM;
+	struct server *srv = c->srv;
+	int64_t id = call_arg_int(c, "id", 0);
 	char stale[24];
-	const char *params[] = {NULL, call_i64(stale, c->srv->settings.ip_stale_after)};
+	const char *params[] = {NULL, call_i64(stale, srv->settings.ip_stale_after)};
+	struct subject cached;
+	json_t *obj;
 
-	call_resolve_fetch(c, "vserver", call_arg_int(c, "id", 0), 0, sql, 2, params,
-			   ops_reply_object);
+	if (vserver_cache_usable(srv)) {
+		double now = now_mono();
+		if (vserver_cache_get(srv->vserver_cache, id, now, srv->settings.ip_stale_after,
+				      &cached, &obj)) {
+			if (call_resolved_from(c, "vserver", &cached, 0))
+				ops_reply_object(c, obj);
+			else
+				json_decref(obj);
+			return;
+		}
+		c->resolving.cache_gen = vserver_cache_generation(srv->vserver_cache);
+		c->resolving.cache_sent = now;
+	}
+	call_resolve_fetch(c, "vserver", id, 0, sql, 2, params, vserver_got);
 }
 
 /* The failover flag (sql/012_failover.sql); read by the failover monitor when a node dies. */

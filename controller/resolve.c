@@ -49,23 +49,14 @@ static const struct kind kinds[] = {
 	 PRIV_TASK_VIEW, false},
 };
 
-/* The rights check on a resolve row; false when the call has been answered. */
+/* The rights check on c->subject (resolved, privs not yet set); false when answered. */
 static bool
-check(struct call *c, const PGresult *res)
+check_subject(struct call *c)
 {
 	struct subject *s = &c->subject;
 	const struct kind *k = c->resolving.kind;
 	uint32_t need = c->resolving.need;
 
-	if (PQntuples(res) != 1 || !call_parse_path(PQgetvalue(res, 0, 0), s->path, &s->path_len)) {
-		call_fail(c, API_NOT_FOUND, "%s not found", k->name);
-		return false;
-	}
-	s->type = k->name;
-	s->vdc_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	s->vserver_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-	snprintf(s->name, sizeof(s->name), "%s", PQgetvalue(res, 0, 3));
-	s->owner_user_id = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
 	s->privs = call_privs(c, s->path, s->path_len, s->vdc_id, s->vserver_id);
 	s->set = true;
 
@@ -82,6 +73,25 @@ check(struct call *c, const PGresult *res)
 	return true;
 }
 
+/* The rights check on a resolve row; false when the call has been answered. */
+static bool
+check(struct call *c, const PGresult *res)
+{
+	struct subject *s = &c->subject;
+	const struct kind *k = c->resolving.kind;
+
+	if (PQntuples(res) != 1 || !call_parse_path(PQgetvalue(res, 0, 0), s->path, &s->path_len)) {
+		call_fail(c, API_NOT_FOUND, "%s not found", k->name);
+		return false;
+	}
+	s->type = k->name;
+	s->vdc_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	s->vserver_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	snprintf(s->name, sizeof(s->name), "%s", PQgetvalue(res, 0, 3));
+	s->owner_user_id = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+	return check_subject(c);
+}
+
 static void
 resolved(struct call *c, const PGresult *res)
 {
@@ -89,7 +99,10 @@ resolved(struct call *c, const PGresult *res)
 		c->resolving.next(c);
 }
 
-/* Columns after the sixth are members of the object, named by the column (JSON each). */
+/*
+ * Columns after the sixth are members of the object, named by the column (JSON each), except
+ * those whose name starts with '_': the callback reads them from c->resolving.row.
+ */
 static void
 fetched(struct call *c, const PGresult *res)
 {
@@ -98,13 +111,16 @@ fetched(struct call *c, const PGresult *res)
 	if (!check(c, res) || !call_json_column(c, res, 5, &obj))
 		return;
 	for (int col = 6; col < PQnfields(res) && json_is_object(obj); col++) {
+		if (PQfname(res, col)[0] == '_')
+			continue;
 		if (!call_json_column(c, res, col, &member)) {
 			json_decref(obj);
 			return;
 		}
 		json_object_set_new(obj, PQfname(res, col), member ? member : json_null());
 	}
-	c->resolving.fetched(c, obj);
+	c->resolving.row = res;
+	c->resolving.fetched(c, obj); /* may end the call: c is not touched after */
 }
 
 static bool
@@ -150,4 +166,14 @@ call_resolve_fetch(struct call *c, const char *kind, int64_t id, uint32_t need, 
 	c->resolving.fetched = next;
 	params[0] = call_i64(idbuf, id);
 	call_sql(c, sql, n, params, fetched);
+}
+
+bool
+call_resolved_from(struct call *c, const char *kind, const struct subject *s, uint32_t need)
+{
+	if (!start(c, kind, s->id, need))
+		return false;
+	c->subject = *s;
+	c->subject.type = ((const struct kind *)c->resolving.kind)->name;
+	return check_subject(c);
 }

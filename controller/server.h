@@ -23,6 +23,7 @@ struct stats_writer;
 struct stats_graph_cache;
 struct failover;
 struct auth_cache;
+struct vserver_cache;
 
 struct server {
 	const char *config_file;
@@ -50,6 +51,7 @@ struct server {
 	struct console *console;	       /* console proxy, see console.c */
 	struct failover *failover;	       /* the failover monitor, see failover.c */
 	struct auth_cache *auth_cache;	       /* token → principal, see auth_cache.c */
+	struct vserver_cache *vserver_cache;   /* recent vserver-get reads, see vserver_cache.c */
 };
 
 /* Called when an API call finishes; completes a drain when it was the last one. */

@@ -106,6 +106,12 @@ const struct config_key settings_table[] = {
 	 "PostgreSQL); changes to tokens, users, accounts and grants drop it at once"},
 	{"auth_cache_entries", CONFIG_INT, OFF(auth_cache_entries), "4096", 0, 1000000, NULL, false,
 	 "API token principals cached at most (0: no cache)"},
+	{"vserver_cache_ttl", CONFIG_INT, OFF(vserver_cache_ttl), "10", 0, 60, NULL, true,
+	 "seconds a vServer read by vserver-get is kept in memory (0: read it from PostgreSQL "
+	 "every call); any change to it, its NICs, addresses, node, ISO or account drops it at "
+	 "once"},
+	{"vserver_cache_entries", CONFIG_INT, OFF(vserver_cache_entries), "4096", 0, 1000000, NULL,
+	 false, "vServers cached at most for vserver-get (0: no cache)"},
 	{"db_pipeline_depth", CONFIG_INT, OFF(db_pipeline_depth), "8", 1, 64, NULL, true,
 	 "queries in flight per PostgreSQL connection (pipeline mode; 1: one at a time); each "
 	 "is still its own transaction"},

@@ -56,6 +56,9 @@ struct settings {
 	long long auth_cache_entries;
 	/* queries in flight per PostgreSQL connection */
 	long long db_pipeline_depth;
+	/* seconds a vserver-get read is cached (0: off), vServers cached at most */
+	long long vserver_cache_ttl;
+	long long vserver_cache_entries;
 	bool migration_tls; /* live migration streams over TLS (livemig.c) */
 };
 

@@ -91,6 +91,24 @@ test_valid(void **state)
 	assert_false(req.wsse.present);
 	soap_request_clear(&req);
 
+	/* Read as UTF-8 whatever the declaration says, with or without a UTF-8 BOM. */
+	const char *const declared[] = {
+		"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>" BODY(
+			"<w:getThing><w:id>1</w:id><w:name>\xc3\xa9</w:name></w:getThing>"),
+		"<?xml version=\"1.0\" encoding=\"UTF-16\"?>" BODY(
+			"<w:getThing><w:id>1</w:id><w:name>\xc3\xa9</w:name></w:getThing>"),
+		"\xef\xbb\xbf<?xml version=\"1.0\"?>" BODY(
+			"<w:getThing><w:id>1</w:id><w:name>\xc3\xa9</w:name></w:getThing>"),
+		BODY("<w:getThing><w:id>1</w:id><w:name>\xc3\xa9</w:name></w:getThing>"),
+	};
+	for (size_t i = 0; i < sizeof(declared) / sizeof(declared[0]); i++) {
+		if (!parse(declared[i], strlen(declared[i]), &req, why, sizeof(why)))
+			fail_msg("document %zu refused: %s", i, why);
+		assert_string_equal(json_string_value(json_object_get(req.args, "name")),
+				    "\xc3\xa9");
+		soap_request_clear(&req);
+	}
+
 	/* Unqualified parameter elements are accepted too. */
 	const char *plain = BODY("<w:getThing><id>7</id></w:getThing>");
 	assert_true(parse(plain, strlen(plain), &req, why, sizeof(why)));
