@@ -70,6 +70,9 @@ const struct config_key agent_settings_table[] = {
 	{"watchdog_device", CONFIG_PATH, OFF(watchdog_device), NULL, 0, 0, NULL, false,
 	 "a watchdog (e.g. /dev/watchdog) fed only while the controller hears this node: a "
 	 "node that loses it, or an agent that hangs, is reset after fence_after; unset: none"},
+	{"serial_log", CONFIG_BOOL, OFF(serial_log), "no", 0, 0, NULL, false,
+	 "append each guest's serial console (COM1) to run_dir/vm-ID/serial.log: a debugging "
+	 "aid (the file grows while the guest writes; it is rotated only at a QEMU start)"},
 	CONFIG_END,
 };
 

@@ -40,6 +40,7 @@ struct agent_settings {
 	long long ip_refresh;	 /* seconds between re-sends of a known guest address */
 	char *migration_address; /* NULL: this node accepts no incoming migrations */
 	char *watchdog_device;	 /* fed while the controller hears us (fence.c); NULL: none */
+	bool serial_log;	 /* guests' COM1 to run_dir/vm-ID/serial.log (qemu_cmdline.h) */
 };
 
 extern const struct config_key agent_settings_table[];

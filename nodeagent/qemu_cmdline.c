@@ -12,6 +12,19 @@
  *   the disk.
  * - an IDE cdrom that always exists (IDE is not hot-pluggable), so an ISO can be inserted and
  *   ejected while the VM runs.
+ * - under TCG the RAM is 8 KiB larger than ram_mb (-m in KiB): QEMU before 9.0 loses guest
+ *   writes during a live migration under TCG. Its dirty-bitmap sync takes a fast path for a RAM
+ *   block whose size is a multiple of 64 pages, and that path forgets to re-arm the vCPUs' TLB
+ *   dirty tracking (upstream 03bfc2188f, "physmem: Fix migration dirty bitmap coherency with TCG
+ *   memory access", not in Debian's 7.2): a store through a TLB entry the vCPU still holds is
+ *   not recorded, the page is not sent again, and the target runs the guest with stale pages (a
+ *   guest kernel oops in its timers, a reboot with panic=-1, or a hang). A size that is not a
+ *   multiple of 256 KiB makes QEMU take the per-page path, which re-arms the TLB. KVM tracks
+ *   dirty pages itself and gets ram_mb exactly. docs/ARCHITECTURE.md, "Live migration".
+ * - one serial port (COM1) that always exists, on a null backend or, with the agent's
+ *   serial_log = on, appended to run_dir/serial.log (a debugging aid: QEMU's file backend has no
+ *   size bound). The device does not depend on the setting: source and target of a migration
+ *   must have the same devices, and two nodes may be configured differently.
  * Escaping: values inside a key=value,... option have ',' doubled (qemu_opt_escape). Options whose
  * argument is a plain string (-pidfile, -uuid) are passed verbatim: doubling there would change
  * the value. Tenant input reaches only the name (already restricted to [A-Za-z0-9._-]) and the
@@ -26,6 +39,9 @@
 #include <string.h>
 
 #include "qemu_cmdline.h"
+
+/* Extra RAM under TCG, so that its size is not a multiple of 64 pages (see above). */
+#define TCG_RAM_PAD_KIB 8
 
 /* The largest escaped value: every byte a ','. */
 #define ESC_MAX (2 * VMSPEC_PATH_MAX + 1)
@@ -162,8 +178,23 @@ add_nics(struct argv_builder *b, const struct vm_spec *spec)
 	}
 }
 
+static void
+add_serial(struct argv_builder *b, const struct vm_spec *spec, const struct qemu_options *opt)
+{
+	char e[ESC_MAX];
+
+	add(b, "-chardev");
+	if (opt != NULL && opt->serial_log)
+		add(b, "file,id=serial0,path=%s/" QEMU_SERIAL_LOG ",append=on",
+		    esc(b, spec->run_dir, e));
+	else
+		add(b, "null,id=serial0");
+	add(b, "-device");
+	add(b, "isa-serial,id=serial0,chardev=serial0");
+}
+
 char **
-qemu_cmdline(const struct vm_spec *spec, const char *qemu_binary)
+qemu_cmdline(const struct vm_spec *spec, const char *qemu_binary, const struct qemu_options *opt)
 {
 	struct argv_builder b = {0};
 	char e[ESC_MAX];
@@ -183,7 +214,10 @@ qemu_cmdline(const struct vm_spec *spec, const char *qemu_binary)
 	add(&b, "-smp");
 	add(&b, "%u", spec->vcpus);
 	add(&b, "-m");
-	add(&b, "%lld", (long long)spec->ram_mb);
+	if (spec->accel == VM_ACCEL_TCG)
+		add(&b, "%lldK", (long long)spec->ram_mb * 1024 + TCG_RAM_PAD_KIB);
+	else
+		add(&b, "%lld", (long long)spec->ram_mb);
 	add(&b, "-S");
 	add(&b, "-sandbox");
 	add(&b, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
@@ -200,6 +234,7 @@ qemu_cmdline(const struct vm_spec *spec, const char *qemu_binary)
 	add(&b, "none");
 	add(&b, "-device");
 	add(&b, "VGA,id=video0");
+	add_serial(&b, spec, opt);
 	add_cdrom(&b, spec);
 	add_disks(&b, spec, spec->iso[0] != '\0' ? 1 : 0);
 	add_nics(&b, spec);

@@ -6,6 +6,7 @@
 #ifndef WEBRACK_QEMU_CMDLINE_H
 #define WEBRACK_QEMU_CMDLINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vmspec.h"
@@ -17,13 +18,26 @@
 #define QEMU_QMP_SOCKET "qmp.sock"
 #define QEMU_VNC_SOCKET "vnc.sock"
 #define QEMU_PID_FILE	"qemu.pid"
+#define QEMU_SERIAL_LOG "serial.log" /* the guest's serial console, with serial_log = on */
+
+/* Node-wide choices that are not part of a VM's spec (agent settings). */
+struct qemu_options {
+	/*
+	 * Every VM has one serial port (COM1, qdev id "serial0"), so the device set, and with it
+	 * the migration stream, is the same whatever a node's setting: off connects it to a null
+	 * backend, on appends what the guest writes to run_dir/serial.log.
+	 */
+	bool serial_log;
+};
 
 /*
  * A malloc'd, NULL-terminated argv for execv(), argv[0] = qemu_binary; NULL when out of memory.
+ * opt may be NULL (every option off).
  * Free it with qemu_cmdline_free(). The process must be started with umask 077 (the QMP and VNC
  * sockets are created by QEMU and must end up 0600) and is never daemonized.
  */
-char **qemu_cmdline(const struct vm_spec *spec, const char *qemu_binary);
+char **qemu_cmdline(const struct vm_spec *spec, const char *qemu_binary,
+		    const struct qemu_options *opt);
 void qemu_cmdline_free(char **argv);
 
 /*

@@ -45,6 +45,8 @@
 #define SOCKET_POLL_MS 10 /* a stat() while QEMU starts: cheap, and every start waits for it */
 #define RECONNECT_SEC  1
 
+#define SERIAL_LOG_ROTATE (1024 * 1024) /* bytes of serial.log rotated at a QEMU start */
+
 static void vm_exited(evutil_socket_t fd, short what, void *arg);
 static void on_poll(evutil_socket_t fd, short what, void *arg);
 static void on_deadline(evutil_socket_t fd, short what, void *arg);
@@ -835,6 +837,13 @@ make_run_dir(struct vm *vm, char *why, size_t whylen)
 		run_path(vm, stale[i], path, sizeof(path));
 		unlink(path);
 	}
+	/* serial_log: QEMU appends without a bound; keep one previous file of up to 1 MiB. */
+	run_path(vm, QEMU_SERIAL_LOG, path, sizeof(path));
+	if (stat(path, &st) == 0 && st.st_size > SERIAL_LOG_ROTATE) {
+		char old[PATH_MAX];
+		run_path(vm, QEMU_SERIAL_LOG ".old", old, sizeof(old));
+		rename(path, old);
+	}
 	return 0;
 }
 
@@ -929,7 +938,8 @@ vm_start(struct vm *vm, struct command *cmd)
 	}
 	if (make_run_dir(vm, why, sizeof(why)) != 0)
 		goto fail;
-	argv = qemu_cmdline(&vm->run, vm->vms->s->qemu_binary);
+	argv = qemu_cmdline(&vm->run, vm->vms->s->qemu_binary,
+			    &(struct qemu_options){.serial_log = vm->vms->s->serial_log});
 	if (argv != NULL && vm->incoming && vm_migrate_argv(&argv) != 0) {
 		qemu_cmdline_free(argv);
 		argv = NULL;
@@ -1342,10 +1352,12 @@ vm_remove(struct vm *vm, char *why, size_t whylen)
 		snprintf(why, whylen, "cannot delete %s: %s", path, strerror(errno));
 		return -1;
 	}
-	run_path(vm, "qemu.log", path, sizeof(path));
-	unlink(path);
-	run_path(vm, QEMU_PID_FILE, path, sizeof(path));
-	unlink(path);
+	static const char *const files[] = {"qemu.log", QEMU_PID_FILE, QEMU_SERIAL_LOG,
+					    QEMU_SERIAL_LOG ".old"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		run_path(vm, files[i], path, sizeof(path));
+		unlink(path);
+	}
 	if (rmdir(vm->spec.run_dir) != 0 && errno != ENOENT)
 		log_warn("%s: cannot remove %s: %s", vm->label, vm->spec.run_dir, strerror(errno));
 	if (cgroup_vm_remove(vm->spec.id) == CGROUP_ERROR)

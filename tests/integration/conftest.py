@@ -53,3 +53,5 @@ def pytest_runtest_makereport(item, call):
     if rep.failed:
         for st in list(w.ACTIVE_STACKS):
             rep.sections.append((f"webrackd log ({st.name})", st.log_tail()))
+        for reporter in list(w.FAILURE_REPORTERS):
+            rep.sections.extend(reporter())

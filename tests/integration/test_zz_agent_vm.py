@@ -273,7 +273,9 @@ def test_agent_vm_lifecycle(env):
     pid4 = agent.qemu_pid(vid)
     with open(f"/proc/{pid4}/cmdline", "rb") as f:
         argv = f.read().split(b"\0")
-    assert argv[argv.index(b"-m") + 1].split(b",")[0] in (b"384", b"384M", b"size=384M"), argv
+    # under TCG 8 KiB more (nodeagent/qemu_cmdline.c: a QEMU < 9.0 migration bug)
+    assert argv[argv.index(b"-m") + 1].split(b",")[0] in (b"384", b"384M", b"size=384M",
+                                                          b"393224K"), argv
     assert_done(run_task(api, "vserver-resize", id=vid, disk_gb=2), agent)
     assert agent.qemu_pid(vid) == pid4, "growing the disk must not restart the guest"
     info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", str(disk)],

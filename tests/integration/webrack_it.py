@@ -35,6 +35,9 @@ TEST_VAR = REPO / "var" / "test"
 # Every stack that is running, so that a failing test can show the daemon's log
 # and an interrupted run still stops its PostgreSQL clusters (atexit).
 ACTIVE_STACKS = []
+# Callables returning [(title, text), ...] that a failing test's report shows as well (e.g. the
+# guests' serial consoles of a rack: tests/integration/test_zz_migration.py).
+FAILURE_REPORTERS = []
 
 DEFAULT_CONF = {
     "log_level": "debug",

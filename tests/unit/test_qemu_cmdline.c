@@ -2,7 +2,8 @@
  * Golden-file tests of nodeagent/qemu_cmdline.c: every tests/unit/golden/qemu/NAME.json (a VM
  * spec) must produce exactly NAME.args (one argv element per line). A change of the command line
  * shows up as a diff of a reviewed file. WEBRACK_GOLDEN_UPDATE=1 rewrites the .args files instead
- * of comparing (review the diff before committing it).
+ * of comparing (review the diff before committing it). A NAME starting with "serial-log" is built
+ * with the agent's serial_log = on, every other one with the options off.
  */
 #include "config.h"
 
@@ -100,7 +101,9 @@ test_golden(void **state)
 		strcpy(args_path + strlen(args_path) - strlen(".json"), ".args");
 
 		load_spec(g.gl_pathv[i], &spec);
-		char **argv = qemu_cmdline(&spec, QEMU_BINARY);
+		const char *base = strrchr(g.gl_pathv[i], '/') + 1;
+		struct qemu_options opt = {.serial_log = strncmp(base, "serial-log", 10) == 0};
+		char **argv = qemu_cmdline(&spec, QEMU_BINARY, &opt);
 		assert_non_null(argv);
 		char *got = argv_text(argv);
 		if (update) {
@@ -147,7 +150,7 @@ test_invariants(void **state)
 
 	assert_true(asprintf(&path, "%s/comma-paths.json", dir) > 0);
 	load_spec(path, &spec);
-	char **argv = qemu_cmdline(&spec, QEMU_BINARY);
+	char **argv = qemu_cmdline(&spec, QEMU_BINARY, NULL);
 	assert_non_null(argv);
 
 	assert_string_equal(argv[0], QEMU_BINARY);
@@ -179,6 +182,19 @@ test_invariants(void **state)
 	assert_non_null(find_after(argv, "-device", "ide-cd,id=" QEMU_CDROM_ID ",drive=cd0"));
 	assert_non_null(strstr(find_after(argv, "-device", "ide-cd"), "bootindex=0"));
 	assert_non_null(strstr(find_after(argv, "-device", "virtio-blk-pci"), "bootindex=1"));
+	/* COM1 always exists (the same devices on every node: migration), on a null backend ... */
+	assert_string_equal(find_after(argv, "-chardev", "null"), "null,id=serial0");
+	assert_string_equal(find_after(argv, "-device", "isa-serial"),
+			    "isa-serial,id=serial0,chardev=serial0");
+	qemu_cmdline_free(argv);
+	/* ... or appended to run_dir/serial.log, the path escaped like every other one. */
+	argv = qemu_cmdline(&spec, QEMU_BINARY, &(struct qemu_options){.serial_log = true});
+	assert_non_null(argv);
+	assert_null(find_after(argv, "-chardev", "null"));
+	assert_string_equal(find_after(argv, "-chardev", "file"),
+			    "file,id=serial0,path=/run/web,,rack/vm-9/serial.log,append=on");
+	assert_string_equal(find_after(argv, "-device", "isa-serial"),
+			    "isa-serial,id=serial0,chardev=serial0");
 	qemu_cmdline_free(argv);
 	free(path);
 	free(dir);
@@ -209,9 +225,10 @@ test_kvm_vs_tcg_and_empty_cdrom(void **state)
 
 	assert_true(asprintf(&path, "%s/basic-kvm.json", dir) > 0);
 	load_spec(path, &spec);
-	char **argv = qemu_cmdline(&spec, "qemu");
+	char **argv = qemu_cmdline(&spec, "qemu", NULL);
 	assert_string_equal(find_after(argv, "-machine", "pc"), "pc,accel=kvm");
 	assert_string_equal(find_after(argv, "-cpu", ""), "host");
+	assert_string_equal(find_after(argv, "-m", ""), "1024"); /* exactly ram_mb under KVM */
 	/* No ISO: the cdrom exists but is empty, and disk0 boots first. */
 	assert_string_equal(find_after(argv, "-device", "ide-cd"),
 			    "ide-cd,id=cdrom0,bus=ide.1,unit=0");
@@ -219,9 +236,11 @@ test_kvm_vs_tcg_and_empty_cdrom(void **state)
 	qemu_cmdline_free(argv);
 
 	spec.accel = VM_ACCEL_TCG;
-	argv = qemu_cmdline(&spec, "qemu");
+	argv = qemu_cmdline(&spec, "qemu", NULL);
 	assert_string_equal(find_after(argv, "-machine", "pc"), "pc,accel=tcg");
 	assert_string_equal(find_after(argv, "-cpu", ""), "max");
+	/* 8 KiB more under TCG: not a multiple of 64 pages (QEMU < 9.0 migration bug) */
+	assert_string_equal(find_after(argv, "-m", ""), "1048584K");
 	qemu_cmdline_free(argv);
 	qemu_cmdline_free(NULL);
 	free(path);
