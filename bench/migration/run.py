@@ -478,7 +478,8 @@ def main():
         "under TCG (256 MB, one dedicated core), default parameters (downtime limit "
         f"{DOWNTIME_MS} ms, unlimited bandwidth, auto-converge). Median (min-max) of "
         f"{args.rounds} migrations per row, webrack and raw alternating (webrack first in "
-        "even rounds, raw first in odd ones), each direction in turn. \"dirty\": the guest rewrites {mb} MiB at {rate} MiB/s (QEMU's calc-dirty-rate: "
+        "even rounds, raw first in odd ones), each direction in turn. \"dirty\": the guest "
+        f"rewrites {mb} MiB at {rate} MiB/s (QEMU's calc-dirty-rate: "
         f"{measured} MB/s).", "",
         "| guest | path | total s | QEMU total ms | QEMU downtime ms | MiB sent | "
         "longest ping gap ms (10 ms) | longest TCP counter gap ms (50 ms) |",
