@@ -145,6 +145,9 @@ offline_done(const struct db_result *r, void *arg)
 #define LINK_CACHE_SIZE 4096
 static struct agent_link *link_cache[LINK_CACHE_SIZE];
 
+/* Changes whenever a node's link is welcomed or closes (agents_online_generation()). */
+static uint64_t online_generation = 1;
+
 static void
 link_free(struct agent_link *l)
 {
@@ -168,6 +171,8 @@ link_close(struct agent_link *l, const char *reason)
 	if (l->closing)
 		return;
 	l->closing = true;
+	if (l->node_id != 0)
+		online_generation++;
 	log_info("node %s: link closed: %s", l->cn[0] ? l->cn : "(unidentified)", reason);
 	while (l->pending != NULL)
 		pending_finish(l->pending, false, NULL, "node_offline",
@@ -224,6 +229,13 @@ bool
 agents_ids_contain(const int64_t *ids, size_t n, int64_t id)
 {
 	return bsearch(&id, ids, n, sizeof(*ids), cmp_id) != NULL;
+}
+
+uint64_t
+agents_online_generation(struct server *srv)
+{
+	(void)srv;
+	return online_generation;
 }
 
 int64_t *
@@ -300,6 +312,7 @@ hello_stored(const struct db_result *r, void *arg)
 	if (old != NULL && old != l)
 		link_close(old, "replaced by a new link from the same node");
 	l->node_id = node_id;
+	online_generation++;
 	l->epoch = strtoll(PQgetvalue(r->res, 0, 1), NULL, 10);
 	json_t *welcome = json_pack("{s:s, s:I, s:i}", "type", "welcome", "epoch",
 				    (json_int_t)l->epoch, "heartbeat_interval", HEARTBEAT_SECONDS);

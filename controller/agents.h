@@ -28,6 +28,8 @@ void agents_close_node(struct server *srv, int64_t node_id, int64_t below_epoch,
 /* The ids of the connected nodes, sorted (for bsearch); malloc'd, *n entries. */
 int64_t *agents_online_ids(struct server *srv, size_t *n);
 bool agents_ids_contain(const int64_t *ids, size_t n, int64_t id);
+/* Changes whenever the set of connected nodes may have changed (a link welcomed or closed). */
+uint64_t agents_online_generation(struct server *srv);
 
 /*
  * Send a command to a node; reply runs exactly once (also when the link drops or the command

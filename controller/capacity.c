@@ -9,9 +9,10 @@
  * cache older than a second (the room may have been freed behind its back), and at the latest
  * every CACHE_MAX_AGE seconds.
  *
- * A batch is committed by wr_place_batch() (sql/016_placement_sets.sql), which for start tasks
- * also prepares the rest of the start (NIC, step, VM definition) in the same transaction; its
- * statements run on the batch pool (capacity_db()).
+ * A batch is committed by wr_place_batch() (sql/016_placement_sets.sql, now 021), which for
+ * start tasks also prepares the rest of the start (NIC, step, the VM definition's parts, which
+ * start_info() puts together) in the same transaction; its statements run on the batch pool
+ * (capacity_db()).
  */
 #include "config.h"
 
@@ -61,6 +62,7 @@ struct capacity {
 	struct placement_node *nodes; /* sorted by id */
 	bool *db_online;	      /* the nodes table says online; the link must agree */
 	size_t n;
+	uint64_t online_gen; /* agents_online_generation() nodes[].online was computed for */
 	struct group_count *groups;
 	size_t ngroups, groups_cap;
 	bool valid;
@@ -119,6 +121,7 @@ clear_nodes(struct capacity *cap)
 	cap->nodes = NULL;
 	cap->db_online = NULL;
 	cap->n = 0;
+	cap->online_gen = 0; /* never a generation: computed again for the next batch */
 	for (size_t i = 0; i < cap->ngroups; i++)
 		free(cap->groups[i].group);
 	free(cap->groups);
@@ -410,18 +413,27 @@ static void committed(const struct db_result *res, void *arg);
 static void
 decide_batch(struct capacity *cap)
 {
-	static const char sql[] = "SELECT code, error, info FROM wr_place_batch($1::bigint[], "
-				  "$2::bigint[], $3::bigint[]) ORDER BY i";
+	static const char sql[] =
+		"SELECT code, error, task_active, disk_created, storage, name, uuid, cores, "
+		"ram_mb, "
+		"iso, bridge, macs, models FROM wr_place_batch($1::bigint[], $2::bigint[], "
+		"$3::bigint[]) ORDER BY i";
 	struct pending *again = NULL, **again_tail = &again;
 	double age = now_seconds() - cap->loaded_at;
-	size_t nonline = 0;
-	int64_t *online = agents_online_ids(cap->srv, &nonline);
+	uint64_t gen = agents_online_generation(cap->srv);
 	char why[256];
 
-	for (size_t i = 0; i < cap->n; i++)
-		cap->nodes[i].online = cap->db_online[i] && online != NULL &&
-				       agents_ids_contain(online, nonline, cap->nodes[i].id);
-	free(online);
+	/* Only when a link came or went since the last batch (or the cache was loaded). */
+	if (gen != cap->online_gen) {
+		size_t nonline = 0;
+		int64_t *online = agents_online_ids(cap->srv, &nonline);
+		for (size_t i = 0; i < cap->n; i++)
+			cap->nodes[i].online =
+				cap->db_online[i] && online != NULL &&
+				agents_ids_contain(online, nonline, cap->nodes[i].id);
+		cap->online_gen = online != NULL ? gen : 0;
+		free(online);
+	}
 
 	cap->nbatch = 0;
 	while (cap->head != NULL && cap->nbatch < BATCH_MAX) {
@@ -509,6 +521,89 @@ decide_batch(struct capacity *cap)
 	free(tk);
 }
 
+/*
+ * The elements of a one-dimensional array column ("{4,5}") whose elements need no quoting
+ * (integers, MAC addresses, NIC models), as JSON integers or strings; NULL if it is not one.
+ */
+static json_t *
+array_col(const PGresult *res, int row, int col, bool integers)
+{
+	const char *s = PQgetvalue(res, row, col);
+	size_t len = strlen(s);
+	json_t *out = json_array();
+
+	if (out == NULL || PQgetisnull(res, row, col) || len < 2 || s[0] != '{' ||
+	    s[len - 1] != '}' || strpbrk(s, "\"\\") != NULL) {
+		json_decref(out);
+		return NULL;
+	}
+	for (const char *e = s + 1; e < s + len - 1;) {
+		size_t n = strcspn(e, ",}");
+		char *end = NULL;
+		json_t *v = NULL;
+		if (integers) {
+			long long x = strtoll(e, &end, 10);
+			if (end == e + n)
+				v = json_integer(x);
+		} else if (n > 0) {
+			v = json_stringn(e, n);
+		}
+		if (v == NULL || json_array_append_new(out, v) != 0) {
+			json_decref(out);
+			return NULL;
+		}
+		e += n + (e[n] == ',');
+	}
+	return out;
+}
+
+static json_t *
+text_col(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? json_null() : json_string(PQgetvalue(res, row, col));
+}
+
+/*
+ * What wr_place_batch() prepared for a start (sql/021_placement_leaner.sql), as the engine
+ * takes it (lifecycle.c, start_placed()): disk_created, storage, task_active and the VM
+ * definition the node gets, {id, name, uuid, cores, ram_mb, disks, nics, iso} in that order,
+ * the same as 018 built in SQL. NULL for a row without a start part; {"task_active": false}
+ * when the task ended meanwhile.
+ */
+static json_t *
+start_info(const PGresult *res, int row, int64_t vserver_id)
+{
+	if (PQgetisnull(res, row, 2))
+		return NULL;
+	if (PQgetvalue(res, row, 2)[0] != 't')
+		return json_pack("{s:b}", "task_active", 0);
+	char disk[32];
+	json_t *cores = array_col(res, row, 7, true);
+	json_t *macs = array_col(res, row, 11, false), *models = array_col(res, row, 12, false);
+	json_t *nics = NULL;
+	snprintf(disk, sizeof(disk), "vs-%lld", (long long)vserver_id);
+	if (macs != NULL && models != NULL && json_array_size(macs) == json_array_size(models) &&
+	    (nics = json_array()) != NULL) {
+		for (size_t k = 0; k < json_array_size(macs); k++)
+			json_array_append_new(nics, json_pack("{s:O, s:O, s:o}", "mac",
+							      json_array_get(macs, k), "model",
+							      json_array_get(models, k), "bridge",
+							      text_col(res, row, 10)));
+	}
+	json_decref(macs);
+	json_decref(models);
+	/* A part missing (out of memory, or no NIC): the definition says null, as in SQL. */
+	return json_pack("{s:b, s:o, s:b, s:{s:I, s:o, s:o, s:o, s:I, s:[{s:o, s:s, s:s}], s:o, "
+			 "s:o}}",
+			 "disk_created", PQgetvalue(res, row, 3)[0] == 't', "storage",
+			 text_col(res, row, 4), "task_active", 1, "spec", "id",
+			 (json_int_t)vserver_id, "name", text_col(res, row, 5), "uuid",
+			 text_col(res, row, 6), "cores", cores ? cores : json_null(), "ram_mb",
+			 (json_int_t)strtoll(PQgetvalue(res, row, 8), NULL, 10), "disks", "storage",
+			 text_col(res, row, 4), "name", disk, "bus", "virtio", "nics",
+			 nics ? nics : json_null(), "iso", text_col(res, row, 9));
+}
+
 /* A request that did not commit: decide it again (on a reloaded cache) or give up. */
 static void
 retry_or_fail(struct capacity *cap, struct pending *p, const char *error)
@@ -547,9 +642,7 @@ committed(const struct db_result *res, void *arg)
 		const char *code = PQgetvalue(res->res, (int)i, 0);
 		const char *msg = PQgetvalue(res->res, (int)i, 1);
 		if (PQgetisnull(res->res, (int)i, 0)) {
-			json_t *info = NULL;
-			if (!PQgetisnull(res->res, (int)i, 2))
-				info = json_loads(PQgetvalue(res->res, (int)i, 2), 0, NULL);
+			json_t *info = start_info(res->res, (int)i, p->vserver_id);
 			p->done(p->arg, nd->id, nd->name, NULL, info);
 			json_decref(info);
 			pending_free(p);

@@ -26,7 +26,8 @@ struct capacity;
  * error). For a
  * placement made for a start task, info (borrowed, NULL otherwise) is what wr_place_batch()
  * prepared in the same transaction: {disk_created, storage, task_active, spec} (the task's step
- * is then 'disk' or 'define', its vServer has a NIC, spec is the VM definition for vm.define).
+ * is then 'disk' or 'define', its vServer has a NIC, spec is the VM definition for vm.define),
+ * or {task_active: false} when the task ended before its batch.
  */
 typedef void (*capacity_placed_fn)(void *arg, int64_t node_id, const char *node_name,
 				   const char *error, json_t *info);

@@ -68,13 +68,28 @@ struct fail_call {
 	bool declare;
 };
 
+/* Where id is or would go: fo->nodes is kept sorted by id (every agent message looks it up). */
+static size_t
+node_slot(const struct failover *fo, int64_t id)
+{
+	size_t lo = 0, hi = fo->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (fo->nodes[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static struct fo_node *
 node_find(struct failover *fo, int64_t id)
 {
-	for (size_t i = 0; i < fo->n; i++)
-		if (fo->nodes[i].id == id)
-			return &fo->nodes[i];
-	return NULL;
+	size_t i = node_slot(fo, id);
+
+	return i < fo->n && fo->nodes[i].id == id ? &fo->nodes[i] : NULL;
 }
 
 /* The node's entry, made when first seen; NULL only when out of memory. */
@@ -93,7 +108,10 @@ node_get(struct failover *fo, int64_t id, double heard)
 		fo->nodes = nn;
 		fo->cap = ncap;
 	}
-	nd = &fo->nodes[fo->n++];
+	size_t at = node_slot(fo, id);
+	memmove(&fo->nodes[at + 1], &fo->nodes[at], (fo->n - at) * sizeof(*nd));
+	fo->n++;
+	nd = &fo->nodes[at];
 	memset(nd, 0, sizeof(*nd));
 	nd->id = id;
 	nd->heard = heard;

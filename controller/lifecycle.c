@@ -38,7 +38,8 @@
 #define NODE_RETRY_MAX	   12 /* one minute of a missing node before the task fails */
 #define COMMAND_TIMEOUT	   60
 
-#define RUN_JSON	 LIFECYCLE_RUN_JSON
+#define RUN_COLUMNS	 LIFECYCLE_RUN_COLUMNS
+#define RUN_JOIN	 LIFECYCLE_RUN_JOIN
 #define FINISH_BATCH_MAX 1024
 
 /* Owner: the engine, from lifecycle_run() until finish(). */
@@ -254,7 +255,7 @@ goto_step(struct run *r, const char *step)
 	static const char sql[] =
 		"WITH k AS (UPDATE tasks SET step = $2, status = 'running' WHERE id = $1 AND "
 		"status "
-		"IN ('queued', 'running') RETURNING *) SELECT " RUN_JSON " FROM k";
+		"IN ('queued', 'running') RETURNING *) SELECT " RUN_COLUMNS " FROM k" RUN_JOIN;
 	char tid[24];
 	const char *params[] = {call_i64(tid, r->task_id), step};
 
@@ -893,10 +894,10 @@ loaded(const struct db_result *res, void *arg)
 		run_free(r);
 		return;
 	}
-	take_row(r, json_loads(PQgetvalue(res->res, 0, 0), 0, NULL));
+	take_row(r, lifecycle_run_row(res->res, 0, 0));
 }
 
-/* The task row as RUN_JSON reads it (stolen): remember it and take the step. */
+/* The task row as lifecycle_run_row() makes it (stolen): remember it and take the step. */
 static void
 take_row(struct run *r, json_t *row)
 {
@@ -929,12 +930,61 @@ take_row(struct run *r, json_t *row)
 static void
 load(struct run *r)
 {
-	static const char sql[] = "SELECT " RUN_JSON " FROM tasks k WHERE k.id = $1 AND "
-				  "k.status IN ('queued', 'running')";
+	static const char sql[] =
+		"SELECT " RUN_COLUMNS " FROM tasks k" RUN_JOIN " WHERE k.id = $1 AND "
+		"k.status IN ('queued', 'running')";
 	char tid[24];
 	const char *params[] = {call_i64(tid, r->task_id)};
 
 	db_query(r->srv->db, sql, 1, params, loaded, r);
+}
+
+static json_t *
+col_text(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? json_null() : json_string(PQgetvalue(res, row, col));
+}
+
+/* An integer column; NULL is 0 (no vDC, no node), as the engine reads it. */
+static json_t *
+col_int(const PGresult *res, int row, int col)
+{
+	return json_integer(
+		PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10));
+}
+
+static json_t *
+col_bool(const PGresult *res, int row, int col)
+{
+	return json_boolean(!PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't');
+}
+
+json_t *
+lifecycle_run_row(const PGresult *res, int row, int col)
+{
+	const int c = col;
+	json_t *params = NULL, *vs = json_null();
+
+	if (!PQgetisnull(res, row, c + 2))
+		params = json_loads(PQgetvalue(res, row, c + 2), 0, NULL);
+	if (!PQgetisnull(res, row, c + 4))
+		vs = json_pack(
+			"{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+			"s:o, s:o}",
+			"id", col_int(res, row, c + 4), "name", col_text(res, row, c + 5), "state",
+			col_text(res, row, c + 6), "cores", col_int(res, row, c + 7), "ram_mb",
+			col_int(res, row, c + 8), "disk_gb", col_int(res, row, c + 9), "vdc_id",
+			col_int(res, row, c + 10), "node_id", col_int(res, row, c + 11),
+			"anti_affinity", col_text(res, row, c + 12), "disk_created",
+			col_bool(res, row, c + 13), "disk_storage", col_text(res, row, c + 14),
+			"iso", col_text(res, row, c + 15), "template", col_text(res, row, c + 16),
+			"disk_node_id", col_int(res, row, c + 17), "disk_shared",
+			col_bool(res, row, c + 18));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "action", col_text(res, row, c), "step",
+			 col_text(res, row, c + 1), "params", params ? params : json_null(),
+			 "vserver_id",
+			 PQgetisnull(res, row, c + 3) ? json_null() : col_int(res, row, c + 3),
+			 "vs", vs ? vs : json_null());
 }
 
 void

@@ -40,8 +40,8 @@ static const char enqueue_sql[] =
 	"a AS (INSERT INTO audit (user_id, username, scope_path, event, object_type, "
 	"object_id, detail, client_ip) SELECT x.uid, x.username, x.path, x.action, 'vserver', "
 	"x.vs, 'queued as task ' || k.id, x.ip FROM k JOIN x ON x.vs = k.vserver_id) "
-	"SELECT x.i, k.id, " LIFECYCLE_RUN_JSON_LOCKED(" FOR SHARE") /* lifecycle.h */
-	" FROM k JOIN x ON x.vs = k.vserver_id";
+	"SELECT x.i, k.id, " LIFECYCLE_RUN_COLUMNS /* lifecycle.h */
+	" FROM k JOIN x ON x.vs = k.vserver_id" LIFECYCLE_RUN_JOIN_LOCKED(" FOR SHARE");
 
 #define ENQUEUE_BATCH_MAX 512
 
@@ -77,7 +77,7 @@ enqueued(void *item, const struct db_result *res, int row)
 		return;
 	}
 	int64_t task = strtoll(PQgetvalue(res->res, row, 1), NULL, 10);
-	json_t *run = json_loads(PQgetvalue(res->res, row, 2), 0, NULL);
+	json_t *run = lifecycle_run_row(res->res, row, 2);
 	call_reply(c, json_pack("{s:I, s:s}", "task_id", (json_int_t)task, "status", "queued"));
 	lifecycle_run_loaded(srv, task, run);
 }

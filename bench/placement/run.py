@@ -988,9 +988,10 @@ def main():
             prof = None
             if args.perf:
                 def sample():
-                    time.sleep(1.0)
+                    # From the burst's ramp-up to its end (about 1.5 s per 2,000 starts).
+                    time.sleep(0.3)
                     profile["phase"] = f"burst of {n}"
-                    profile["top"] = perf_webrackd(stack.proc.pid, 3,
+                    profile["top"] = perf_webrackd(stack.proc.pid, max(3, n // 1000),
                                                    stack.dir / "webrackd.perf")
                 prof = threading.Thread(target=sample, daemon=True)
                 prof.start()

@@ -99,6 +99,7 @@ struct sim {
 	unsigned long long commands, heartbeats, events, errors, drops;
 	struct event *status_timer;
 	int stats_interval; /* 0: no stats messages */
+	FILE *defines;	    /* --record-defines: every vm.define's args, one JSON line each */
 };
 
 static void agent_connect(struct agent *a);
@@ -293,6 +294,15 @@ on_command(struct agent *a, json_t *msg)
 		}
 		result = json_object();
 	} else {
+		if (s->defines != NULL && strcmp(op, "vm.define") == 0) {
+			/* As received, keys in their order: what a real agent would define. */
+			char *line = json_dumps(args, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			if (line != NULL) {
+				fprintf(s->defines, "%s\n", line);
+				fflush(s->defines);
+				free(line);
+			}
+		}
 		result = json_object();
 	}
 	agent_send(a, json_pack("{s:s, s:I, s:b, s:o}", "type", "reply", "id", id, "ok", 1,
@@ -538,7 +548,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: simagents -c HOST:PORT -a CA.crt -d DIR [-n N] [-j PARALLEL] "
-			"[--cores N] [--ram-mb MB] [--free-gb GB] [--stats SECONDS] [-v]\n");
+			"[--cores N] [--ram-mb MB] [--free-gb GB] [--stats SECONDS] "
+			"[--record-defines FILE] [-v]\n");
 	exit(2);
 }
 
@@ -550,6 +561,7 @@ main(int argc, char **argv)
 		{"ram-mb", required_argument, NULL, 'R'},
 		{"free-gb", required_argument, NULL, 'G'},
 		{"stats", required_argument, NULL, 'S'},
+		{"record-defines", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
 	struct sim s = {.max_handshaking = 32, .cores = 64, .ram_mb = 262144, .free_gb = 1000000};
@@ -588,6 +600,13 @@ main(int argc, char **argv)
 			break;
 		case 'S':
 			s.stats_interval = atoi(optarg);
+			break;
+		case 'D':
+			s.defines = fopen(optarg, "a");
+			if (s.defines == NULL) {
+				log_error("%s: %s", optarg, strerror(errno));
+				return 1;
+			}
 			break;
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);

@@ -7,6 +7,8 @@ those of single starts: every vCPU its own core, reserve nodes untouched, anti-a
 "no capacity" error, one active task per vServer, and a controller killed in the middle of a
 burst converges after a restart."""
 import concurrent.futures
+import json
+import re
 import signal
 import subprocess
 import sys
@@ -34,8 +36,10 @@ def env(tmp_path_factory):
     try:
         certdir = st.dir / "sim" / "certs"
         ca = bench.join_nodes(st, NODES, certdir, threads=2)
+        defines = st.dir / "defines.jsonl"
         sim = bench.SimAgents(BENCH / "simagents", st.agent_port, ca, certdir, NODES,
-                              st.dir / "simagents.log", extra=("--cores", str(CORES)))
+                              st.dir / "simagents.log", extra=("--cores", str(CORES),
+                                                               "--record-defines", str(defines)))
         assert sim.ready.wait(60), f"simulated agents not up: {sim.status}"
         db = st.db()
         db.autocommit = True
@@ -58,6 +62,7 @@ def env(tmp_path_factory):
         e = type("Env", (), {})()
         e.stack, e.db, e.admin, e.tree, e.node_ids = st, db, admin, tree, node_ids
         e.token = token
+        e.defines = defines
         e.api = st.api(token=token)
         yield e
         db.close()
@@ -188,62 +193,174 @@ def test_stopped_vservers_start_again_on_their_cores(env):
     check_invariants(env)
 
 
+PLACE_COLUMNS = ("code, error, task_active, disk_created, storage, name, uuid::text, cores, "
+                 "ram_mb, iso, bridge, macs, models")
+
+
 def test_batch_definition_is_the_vservers_rows(env):
-    """What wr_place_batch() hands the engine for a start (sql/018: MACs computed in the INSERT,
-    NICs aggregated with their bridge) is the vServer's rows: cores, RAM, disk, every NIC with
-    its MAC, model and its node's bridge; the task goes to its next step. Both for a vServer
-    placed by the batch and for a stopped one that keeps its node. Rolled back at the end."""
+    """What wr_place_batch() hands the engine for a start (sql/021: the definition's parts as
+    columns, MACs computed in the INSERT, the bridge of the vServer's node) is the vServer's
+    rows: cores, RAM, disk, every NIC with its MAC, model and its node's bridge; the task goes to
+    its next step. Both for a vServer placed by the batch and for a stopped one that keeps its
+    node. Rolled back at the end."""
     fresh = create(env, 1)[0]
     stopped = create(env, 1)[0]
     t = start_all(env, [stopped])[stopped]
     assert wait_tasks(env, [t])[t][0] == "done"
     t = env.api.call("vserver-stop", id=stopped)["task_id"]
     assert wait_tasks(env, [t])[t][0] == "done"
+    on = rows(env, "SELECT node_id FROM vservers WHERE id = %s", stopped)[0][0]
+    to = rows(env, "SELECT id FROM node_capacity WHERE NOT reserve AND free_cores > 0 ORDER BY "
+              "id LIMIT 1")[0][0]
+    got, want = batch_in_rollback(env, [fresh, stopped], [to, on])
+    for vid, row in zip((fresh, stopped), got):
+        (code, error, active, disk_created, storage, name, uuid, cores, ram_mb, iso, bridge,
+         macs, models) = row
+        w_cores, node, nics, storages, step, v = want[vid]
+        assert code is None and error is None, (vid, code, error)
+        assert active is True and disk_created is v["disk_created"]
+        assert (name, uuid, ram_mb, iso) == (v["name"], v["uuid"], v["ram_mb"], v["iso"])
+        assert cores == w_cores and len(cores) == 1, (cores, w_cores)
+        assert storage == (v["disk_storage"] if v["disk_created"] else storages[0])
+        assert len(nics) == 1 and nics[0]["mac"].startswith("52:54:00:"), nics
+        assert [{"mac": m, "model": k, "bridge": bridge} for m, k in zip(macs, models)] == nics
+        assert step == ("define" if v["disk_created"] else "disk")
+    assert want[stopped][5]["disk_created"] and not want[fresh][5]["disk_created"]
+
+
+def test_agent_gets_the_definition_of_the_vservers_rows(env):
+    """webrackd builds a start's VM definition of wr_place_batch()'s columns (capacity.c,
+    start_info()); what the node receives in vm.define (recorded by simagents) is exactly the
+    vServer's rows, keys in their order, for a first start and for a start of the stopped
+    vServer (which keeps its node, cores and NIC). The vServer is deleted at the end."""
+    vid = create(env, 1)[0]
+    rows(env, "UPDATE vservers SET iso = 'x.iso' WHERE id = %s RETURNING id", vid)
+    for action in ("vserver-start", "vserver-stop", "vserver-start"):
+        t = env.api.call(action, id=vid)["task_id"]
+        assert wait_tasks(env, [t])[t][0] == "done", action
+
+    def ordered(text):
+        return json.loads(text, object_pairs_hook=lambda kv: dict(kv, _keys=[k for k, _ in kv]))
+    got = [spec for spec in map(ordered, env.defines.read_text().splitlines())
+           if spec["id"] == vid]
+    want = ordered(rows(
+        env, "SELECT json_build_object('id', v.id, 'name', v.name, 'uuid', v.uuid, "
+        "'cores', (SELECT json_agg(c.core ORDER BY c.vcpu) FROM vcpu_cores c WHERE "
+        "c.vserver_id = v.id), 'ram_mb', v.ram_mb, 'disks', json_build_array("
+        "json_build_object('storage', v.disk_storage, 'name', 'vs-' || v.id, 'bus', "
+        "'virtio')), 'nics', (SELECT json_agg(json_build_object('mac', n.mac::text, "
+        "'model', n.model, 'bridge', coalesce(nd.bridges[1], 'wrbr0')) ORDER BY n.id) "
+        "FROM nics n WHERE n.vserver_id = v.id), 'iso', v.iso)::text FROM vservers v "
+        "JOIN nodes nd ON nd.id = v.node_id WHERE v.id = %s", vid)[0][0])
+    assert want["iso"] == "x.iso" and len(want["cores"]) == 1 and len(want["nics"]) == 1
+    assert len(got) == 2 and all(spec == want for spec in got), (got, want)
+    t = env.api.call("vserver-delete", id=vid)["task_id"]
+    assert wait_tasks(env, [t])[t][0] == "done"
+
+
+def batch_in_rollback(env, vids, nodes, task_status=("running",)):
+    """wr_place_batch() for vids on nodes, each with a fresh start task in task_status (None: no
+    task), inside a transaction that is rolled back; returns its rows (PLACE_COLUMNS) and, per
+    vServer, what its rows say afterwards: cores, node, NICs with their node's bridge, storage
+    candidates, the task's step and the vServer's own columns."""
     c = env.stack.db()
     try:
         with c.cursor() as cur:
-            cur.execute("SELECT node_id FROM vservers WHERE id = %s", (stopped,))
-            on = cur.fetchone()[0]
-            cur.execute("SELECT id FROM node_capacity WHERE NOT reserve AND free_cores > 0 "
-                        "ORDER BY id LIMIT 1")
-            to = cur.fetchone()[0]
             tasks = []
-            for vid in (fresh, stopped):
+            for vid, status in zip(vids, task_status * len(vids)):
+                if status is None:
+                    tasks.append(0)
+                    continue
                 cur.execute("INSERT INTO tasks (object_type, object_id, action, scope_path, "
                             "status, step, vserver_id) VALUES ('vserver', %s, 'vserver-start', "
-                            "'{}', 'running', 'begin', %s) RETURNING id", (vid, vid))
+                            "'{}', %s, 'begin', %s) RETURNING id", (vid, status, vid))
                 tasks.append(cur.fetchone()[0])
-            cur.execute("SELECT code, error, info FROM wr_place_batch(%s::bigint[], "
-                        "%s::bigint[], %s::bigint[]) ORDER BY i", ([fresh, stopped], [to, on],
-                                                                   tasks))
+            cur.execute(f"SELECT {PLACE_COLUMNS} FROM wr_place_batch(%s::bigint[], "
+                        "%s::bigint[], %s::bigint[]) ORDER BY i", (vids, nodes, tasks))
             got = cur.fetchall()
             want = {}
-            for vid in (fresh, stopped):
+            for vid, task in zip(vids, tasks):
+                if vid in want:
+                    continue  # the first entry's task
                 cur.execute(
                     "SELECT (SELECT json_agg(c.core ORDER BY c.vcpu) FROM vcpu_cores c WHERE "
-                    "c.vserver_id = v.id), v.ram_mb, v.uuid::text, v.disk_created, "
-                    "(SELECT json_agg(json_build_object('mac', n.mac::text, 'model', n.model, "
-                    "'bridge', coalesce(nd.bridges[1], 'wrbr0')) ORDER BY n.id) FROM nics n "
-                    "WHERE n.vserver_id = v.id), (SELECT t.step FROM tasks t WHERE "
-                    "t.vserver_id = v.id AND t.status = 'running') FROM vservers v "
-                    "JOIN nodes nd ON nd.id = v.node_id WHERE v.id = %s", (vid,))
+                    "c.vserver_id = v.id), v.node_id, (SELECT json_agg(json_build_object("
+                    "'mac', n.mac::text, 'model', n.model, 'bridge', coalesce(nd.bridges[1], "
+                    "'wrbr0')) ORDER BY n.id) FROM nics n WHERE n.vserver_id = v.id), "
+                    "(SELECT array_agg(s.name ORDER BY s.shared DESC, s.name) FROM "
+                    "node_storages s WHERE s.node_id = v.node_id), (SELECT t.step FROM tasks t "
+                    "WHERE t.id = %s), json_build_object('name', v.name, 'uuid', v.uuid, "
+                    "'ram_mb', v.ram_mb, 'iso', v.iso, 'disk_created', v.disk_created, "
+                    "'disk_storage', v.disk_storage) FROM vservers v LEFT JOIN nodes nd ON "
+                    "nd.id = v.node_id WHERE v.id = %s", (task, vid))
                 want[vid] = cur.fetchone()
     finally:
         c.rollback()
         c.close()
-    for vid, (code, error, info) in zip((fresh, stopped), got):
-        cores, ram_mb, uuid, disk_created, nics, step = want[vid]
-        assert code is None and error is None, (vid, code, error)
-        assert info["task_active"] is True and info["disk_created"] is disk_created
-        spec = info["spec"]
-        assert spec["id"] == vid and spec["uuid"] == uuid and spec["ram_mb"] == ram_mb
-        assert spec["cores"] == cores and len(cores) == 1, (spec, cores)
-        assert spec["disks"] == [{"storage": info["storage"], "name": f"vs-{vid}",
-                                  "bus": "virtio"}]
-        assert len(nics) == 1 and nics[0]["mac"].startswith("52:54:00:"), nics
-        assert spec["nics"] == nics, (spec["nics"], nics)
-        assert step == ("define" if disk_created else "disk")
-    assert want[stopped][3] and not want[fresh][3]
+    return got, want
+
+
+def test_batch_fallback_definition_reads_the_cores_taken(env):
+    """sql/021: when a batch cannot take its plan at once (here: one vServer twice in it), each
+    vServer is placed on its own (wr_place_vserver()) and its definition names the cores read
+    back from vcpu_cores, with the storage, NIC and bridge of the node it went to; the second
+    entry is told the vServer is placed already (WRPLD) and gets no start part."""
+    vid = create(env, 1)[0]
+    to = rows(env, "SELECT id FROM node_capacity WHERE NOT reserve AND free_cores > 0 ORDER BY "
+              "id DESC LIMIT 1")[0][0]
+    got, want = batch_in_rollback(env, [vid, vid], [to, to], ("running", None))
+    cores, node, nics, storages, step, _ = want[vid]
+    first, second = got
+    (code, error, active, disk_created, storage, _, _, b_cores, _, _, bridge, macs,
+     models) = first
+    assert code is None and error is None, (code, error)
+    assert second[0] == "WRPLD" and second[2:] == (None,) * 11, second
+    assert node == to and step == "disk"
+    assert active is True and disk_created is False and storage == storages[0]
+    assert b_cores == cores and len(cores) == 1, (b_cores, cores)
+    assert [{"mac": m, "model": k, "bridge": bridge} for m, k in zip(macs, models)] == nics
+    assert len(nics) == 1
+
+
+def test_batch_for_a_task_that_ended_places_but_defines_nothing(env):
+    """sql/021: a start whose task ended before its batch (cancelled, or ended by a controller
+    that went away) is still placed with its cores and NIC (what the batch decided), but the task
+    is left alone and nothing of a definition comes back: the engine drops such a start."""
+    vid = create(env, 1)[0]
+    to = rows(env, "SELECT id FROM node_capacity WHERE NOT reserve AND free_cores > 0 ORDER BY "
+              "id LIMIT 1")[0][0]
+    got, want = batch_in_rollback(env, [vid], [to], ("failed",))
+    cores, node, nics, storages, step, _ = want[vid]
+    assert got == [(None, None, False) + (None,) * 10], got
+    assert node == to and len(cores) == 1 and len(nics) == 1
+    assert step == "begin"
+
+
+def test_placement_indexes(env):
+    """sql/021: no duplicate index on vcpu_cores.vserver_id (the unique (vserver_id, vcpu,
+    incoming) index serves its lookups) and vservers_vdc only for vServers in a vDC; the lookups
+    that need them still use them."""
+    idx = dict(rows(env, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN "
+                    "('vcpu_cores', 'vservers')"))
+    assert "vcpu_cores_vserver" not in idx and "vcpu_cores_vserver_vcpu" in idx
+    assert idx["vservers_vdc"].endswith("WHERE (vdc_id IS NOT NULL)"), idx["vservers_vdc"]
+    c = env.stack.db()
+    try:
+        with c.cursor() as cur:
+            cur.execute("SET enable_seqscan = off")
+            for sql, index in (("SELECT core FROM vcpu_cores WHERE vserver_id = $1",
+                                "vcpu_cores_vserver_vcpu"),
+                               ("SELECT 1 FROM ONLY vservers x WHERE $1 OPERATOR(pg_catalog.=) "
+                                "vdc_id FOR KEY SHARE OF x", "vservers_vdc")):
+                cur.execute("PREPARE q(bigint) AS " + sql)
+                cur.execute("SET plan_cache_mode = force_generic_plan")
+                cur.execute("EXPLAIN EXECUTE q(1)")
+                plan = "\n".join(r[0] for r in cur.fetchall())
+                assert re.search(rf"(using|on) {index}\b", plan), plan
+                cur.execute("DEALLOCATE q")
+    finally:
+        c.rollback()
+        c.close()
 
 
 def test_starting_the_same_vserver_twice_at_once(env):
