@@ -489,9 +489,13 @@ def test_migration_keeps_the_guest_running(mig):
     env = mig
     src, dst = env.node, other(env, env.node)
     # serial_log = yes: the guest's console (ttyS0) is in its run directory (a failing test's
-    # report shows it); the guest printed its lease there
-    assert "webrack-guest: lease bound" in src.console(env.vid, 1 << 20), \
-        src.console(env.vid)
+    # report shows it). The guest prints its lease there after it configured the address, so
+    # the line can reach serial.log a moment after the counter service first answered.
+    try:
+        w.wait_until(lambda: "webrack-guest: lease bound" in src.console(env.vid, 1 << 20),
+                     10, 0.1, "the lease line on the serial console")
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{src.console(env.vid)}") from None
     pinger = Pinger(env)
     poller = CounterPoller(env)
     time.sleep(1)  # a baseline of replies before the migration (the measurement needs it)
