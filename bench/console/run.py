@@ -313,6 +313,23 @@ def main():
             f", so webrackd, the network and the node agent (now {mine:.2f} s per GB) would "
             f"have to cost at most {budget - ends:.2f} s per GB together; their {speeds} alone "
             f"costs {crypto_mine:.2f} s per GB.")
+    # Measured bounds: what the rest of webrackd's path leaves (webrackd at no cost at all), and
+    # what each proxy process would carry per connection with a core of its own (a controller on
+    # its own machine, websockify on the node).
+    others = sum(wr.values()) - wr["webrackd"]
+    ws = {k: med([c[k] for c in results["websockify"]["cpu"]])
+          for k in PATH_PROCS["websockify"]}
+    cap_mbs = ncpu / others * 1000
+    own_core = {"webrackd": 1000 / wr["webrackd"], "websockify": 1000 / ws["websockify"]}
+    bounds_text = (
+        f"Measured bounds. Without webrackd's own CPU (as if it cost nothing) the rest of its path "
+        f"(client, source, network, node agent: {others:.2f} s per GB) caps the run at "
+        f"{cap_mbs:.0f} MB/s, {cap_mbs / mbs['websockify']:.2f}x websockify. With a core of its "
+        f"own (the controller on its own machine, websockify next to the VNC socket), one "
+        f"connection through webrackd would carry {own_core['webrackd']:.0f} MB/s and one through "
+        f"websockify {own_core['websockify']:.0f} MB/s "
+        f"({own_core['webrackd'] / own_core['websockify']:.2f}x): webrackd decrypts and "
+        f"encrypts every byte, websockify only encrypts it.")
     section = f"""{SECTION}
 
 Written by `bench/console/run.py` ({time.strftime('%Y-%m-%d')}, {platform.node()}, {ncpu} CPUs
@@ -335,6 +352,8 @@ webrackd {results["webrackd"].get("cipher", "?")}. The paths alternate within ea
 webrackd carries **{ratio:.1f}x** websockify's throughput (goal: at least 3x{verdict}).
 
 {textwrap.fill(floor_text + closing, 98, break_on_hyphens=False)}
+
+{textwrap.fill(bounds_text, 98, break_on_hyphens=False)}
 
 """
     if a.no_write:
