@@ -30,11 +30,7 @@ command -v openssl >/dev/null || die "openssl not found; apt-get install openssl
 node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' ||
 	die "node >= 18 needed (node --test), found $(node --version)"
 
-if [[ ! -d $HERE/node_modules/playwright-core ]]; then
-	command -v npm >/dev/null || die "npm not found; apt-get install npm"
-	say "installing playwright-core (npm install)"
-	(cd "$HERE" && npm install --no-audit --no-fund) >&2
-fi
+"$HERE/ensure-playwright" || die "cannot install playwright-core"
 
 mkdir -p "$TOP/var/browser-test"
 WORK=$(mktemp -d "$TOP/var/browser-test/run.XXXXXX")

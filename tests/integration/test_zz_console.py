@@ -4,7 +4,8 @@ namespace has no route into the node), and one TCG guest booted from the test IS
 
 Checked: the ticket operation (rights, stored hashed, conflict when not running); a framebuffer
 with the guest's console text through VeNCrypt with libvncclient (tests/tools/vncshot) and through
-the WebSocket (tests/lib/rfbclient.py, what noVNC does on the wire); reused, expired, foreign-user
+the WebSocket (tests/lib/rfbclient.py, what noVNC does on the wire); the console page with
+Debian's noVNC in Debian's chromium showing the guest's screen; reused, expired, foreign-user
 and foreign-vServer tickets refused; TLS 1.1 refused on both entry points; a cross-origin
 WebSocket refused; hundreds of slow half-open connections do not stall the API or a console;
 a stalled viewer gets every byte of 48 MiB of updates on both entry points (backpressure on
@@ -16,6 +17,7 @@ fixture (the guest boots once).
 """
 
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -219,6 +221,42 @@ def test_console_page_and_novnc_are_served(env):
     assert rfb.status_code == 200 and "text/javascript" in rfb.headers["Content-Type"]
     assert "export default class RFB" in rfb.text  # Debian's noVNC, not a copy in the repo
     assert w.http_get(f"{env.stack.url}/novnc/../etc/passwd").status_code == 404
+
+
+NOVNC_VIEW = REPO / "tests" / "lib" / "novnc_view.mjs"
+
+
+def novnc_view(env, url, png, seconds):
+    """What Chromium shows of the console page at url (tests/lib/novnc_view.mjs's report)."""
+    subprocess.run([str(REPO / "tests" / "browser" / "ensure-playwright")], check=True,
+                   timeout=600)
+    r = subprocess.run(["node", str(NOVNC_VIEW), url, str(png), str(seconds)],
+                       capture_output=True, text=True, timeout=seconds + 60)
+    assert r.returncode == 0, f"novnc_view failed ({r.returncode}): {r.stderr[-2000:]}"
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_novnc_in_chromium_shows_the_guest_screen(env):
+    """The portal's console link in a real browser: Debian's chromium opens /console/<id> with
+    the ticket, and Debian's noVNC over webrackd's WebSocket draws the guest's screen. The same
+    link a second time shows the refusal in the console bar."""
+    t = ticket(env)
+    png = Path(env.workdir) / "novnc.png"
+    r = novnc_view(env, t["url"], png, 60)
+    assert r["status"] == "connected" and not r["bad"], r
+    assert r["width"] >= 640 and r["height"] >= 400, r
+    assert r["nonblack"] > 200, f"{r}\n{env.stack.log_tail(40)}"
+    assert r["shown"][0] >= 320 and r["shown"][1] >= 200, r  # on the page, not hidden
+    assert r["title"].endswith(" - webrack") and r["title"] != "Console - webrack", r
+    assert not r["errors"], r  # no script error, no CSP violation
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = db_rows(env, "SELECT count(*) FROM audit WHERE event = 'console-open' AND "
+                   "object_id = %s AND detail = 'via websocket'", env.vs)
+    assert rows[0][0] >= 1, rows
+
+    again = novnc_view(env, t["url"], Path(env.workdir) / "novnc-again.png", 30)
+    assert again["bad"] and "could not be opened" in again["status"], again
+    assert again["nonblack"] == 0, again
 
 
 def test_reused_ticket_refused(env):
