@@ -613,6 +613,7 @@
 			draw();
 		});
 		draw();
+		cell.appendChild(grid);
 		tr.appendChild(cell);
 		return tr;
 	}

@@ -17,7 +17,6 @@ fixture (the guest boots once).
 """
 
 import hashlib
-import json
 import os
 import shutil
 import socket
@@ -36,6 +35,7 @@ import webrack_it as w
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "lib"))
+import browser_check  # noqa: E402
 import netns  # noqa: E402
 import rfbclient  # noqa: E402
 from test_zz_rack import GUEST_ISO, NodeAgent, db_rows, ensure_guest_iso  # noqa: E402
@@ -223,26 +223,13 @@ def test_console_page_and_novnc_are_served(env):
     assert w.http_get(f"{env.stack.url}/novnc/../etc/passwd").status_code == 404
 
 
-NOVNC_VIEW = REPO / "tests" / "lib" / "novnc_view.mjs"
-
-
-def novnc_view(env, url, png, seconds):
-    """What Chromium shows of the console page at url (tests/lib/novnc_view.mjs's report)."""
-    subprocess.run([str(REPO / "tests" / "browser" / "ensure-playwright")], check=True,
-                   timeout=600)
-    r = subprocess.run(["node", str(NOVNC_VIEW), url, str(png), str(seconds)],
-                       capture_output=True, text=True, timeout=seconds + 60)
-    assert r.returncode == 0, f"novnc_view failed ({r.returncode}): {r.stderr[-2000:]}"
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
 def test_novnc_in_chromium_shows_the_guest_screen(env):
     """The portal's console link in a real browser: Debian's chromium opens /console/<id> with
     the ticket, and Debian's noVNC over webrackd's WebSocket draws the guest's screen. The same
     link a second time shows the refusal in the console bar."""
     t = ticket(env)
     png = Path(env.workdir) / "novnc.png"
-    r = novnc_view(env, t["url"], png, 60)
+    r = browser_check.run("novnc_view.mjs", t["url"], png, 60)
     assert r["status"] == "connected" and not r["bad"], r
     assert r["width"] >= 640 and r["height"] >= 400, r
     assert r["nonblack"] > 200, f"{r}\n{env.stack.log_tail(40)}"
@@ -254,7 +241,8 @@ def test_novnc_in_chromium_shows_the_guest_screen(env):
                    "object_id = %s AND detail = 'via websocket'", env.vs)
     assert rows[0][0] >= 1, rows
 
-    again = novnc_view(env, t["url"], Path(env.workdir) / "novnc-again.png", 30)
+    again = browser_check.run("novnc_view.mjs", t["url"],
+                              Path(env.workdir) / "novnc-again.png", 30)
     assert again["bad"] and "could not be opened" in again["status"], again
     assert again["nonblack"] == 0, again
 

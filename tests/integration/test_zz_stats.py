@@ -5,6 +5,8 @@ RRDs on a small tmpfs (rrd_dir). Checked:
   * the guest's vCPU burning CPU (it boots under TCG: a full core) shows in the vServer's RRD
     (read back with `rrdtool fetch`) and in a valid PNG from /stats/vserver/ID/cpu.png, and in
     stats-get; the node's own RRD fills too;
+  * the customer's portal in Debian's chromium shows every graph of the vServer, for the day
+    and for the week (tests/lib/portal_stats.mjs);
   * rights: another tenant gets 404 not_found for the PNG and stats-get, exactly like a missing
     vServer; a token without stats.view is denied; node graphs are for the provider's staff;
   * RRD faults, produced with a second, hand-driven agent link (a node joined through the API):
@@ -34,6 +36,7 @@ from webrack_it import assert_err
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "lib"))
 sys.path.insert(0, str(REPO / "bench" / "placement"))
+import browser_check  # noqa: E402
 import netns  # noqa: E402
 from test_zz_agent_vm import GUEST_ISO, Agent, assert_done, run_task  # noqa: E402
 
@@ -42,6 +45,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or os.cpu_count() < 2
                                 reason="needs root, two CPUs and rrdtool")
 
 TMPFS_MB = 96  # a vServer RRD at a 1 s step is ~22 MB, a node's ~16 MB
+# the graphs the portal shows for a vServer (www/portal.js STATS_METRICS)
+STATS_METRICS = ["cpu", "memory", "disk", "diskops", "net", "packets"]
 
 
 def rrd_fetch(path, start, cf="AVERAGE"):
@@ -218,7 +223,7 @@ def test_cpu_burn_shows_in_rrd_png_and_stats_get(env, guest):
     assert r.status_code == 200, r.text
     assert r.headers["Content-Type"] == "image/png"
     assert png_info(r.content)[0] > 600
-    for metric in ("memory", "disk", "diskops", "net", "packets"):
+    for metric in STATS_METRICS[1:]:
         r = get_png(stack, api, f"/stats/vserver/{vs['id']}/{metric}.png", "range=week")
         assert r.status_code == 200, (metric, r.text)
         png_info(r.content)
@@ -234,6 +239,23 @@ def test_cpu_burn_shows_in_rrd_png_and_stats_get(env, guest):
     r = get_png(stack, admin, f"/stats/node/{node_id}/load.png", "range=month")
     assert r.status_code == 200, r.text
     png_info(r.content)
+
+
+def test_portal_shows_the_graphs_in_chromium(env, guest):
+    """The customer's view: in Debian's chromium, log in to the portal and open the vServer's
+    statistics. Every graph is a PNG the browser decodes, for the day and then for the week."""
+    stack, rack, agent, admin, rrd_dir = env
+    tree, vs, node_id, started = guest
+    for rng in ("day", "week"):
+        r = browser_check.run("portal_stats.mjs", stack.url, tree.cadmin.username, vs["name"],
+                              Path(stack.dir) / f"portal-stats-{rng}.png", rng,
+                              password=tree.cadmin.password)
+        assert r["missing"] == [], r
+        assert sorted(r["graphs"]) == sorted(STATS_METRICS), r
+        for metric, g in r["graphs"].items():
+            assert g["width"] > 400 and g["height"] > 100, (metric, r)
+            assert g["range"] == rng, (metric, r)
+        assert not r["errors"], r  # no script error, no CSP violation
 
 
 def test_rights_and_bad_requests(env, guest):

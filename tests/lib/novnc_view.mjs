@@ -1,8 +1,7 @@
 /*
- * Open webrack's console page in Chromium and report what noVNC shows. The browser is Debian's
- * chromium, driven by playwright-core from tests/browser/node_modules (tests/browser/ensure-playwright
- * installs it). The page is /console/<id>#ticket=... and noVNC is Debian's novnc, served by
- * webrackd. Used by tests/integration/test_zz_console.py.
+ * Open webrack's console page in Chromium (tests/lib/chromium.mjs) and report what noVNC shows.
+ * The page is /console/<id>#ticket=... and noVNC is Debian's novnc, served by webrackd. Used by
+ * tests/integration/test_zz_console.py.
  *
  *   node tests/lib/novnc_view.mjs URL PNG [SECONDS]
  *
@@ -14,10 +13,7 @@
  * errors holds script errors and console errors, CSP violations included. The exit status is 0
  * whenever a report was printed: the test decides what the report must say.
  */
-import { createRequire } from 'node:module';
-
-const require = createRequire(new URL('../browser/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
+import { openPage, waitFor } from './chromium.mjs';
 
 const [url, png, seconds = '60'] = process.argv.slice(2);
 if (!url || !png) {
@@ -54,31 +50,10 @@ function look(untilDone) {
 	return untilDone ? r.bad || r.nonblack > 200 : r;
 }
 
-const browser = await chromium.launch({
-	executablePath: process.env.WEBRACK_CHROMIUM || '/usr/bin/chromium',
-	args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-		'--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const { browser, page, errors } = await openPage();
 try {
-	const ctx = await browser.newContext({
-		ignoreHTTPSErrors: true,
-		viewport: { width: 1280, height: 900 },
-	});
-	const page = await ctx.newPage();
-	const errors = [];
-	page.on('pageerror', (e) => errors.push(e.message));
-	page.on('console', (m) => {
-		if (m.type() === 'error')
-			errors.push(m.text());
-	});
 	await page.goto(url);
-	const deadline = Number(seconds) * 1000;
-	try {
-		await page.waitForFunction(look, true, { polling: 250, timeout: deadline });
-	} catch (e) {
-		if (e.name !== 'TimeoutError')
-			throw e;
-	}
+	await waitFor(page, look, true, Number(seconds) * 1000);
 	const report = await page.evaluate(look, false);
 	await page.screenshot({ path: png });
 	report.errors = errors;
