@@ -46,6 +46,15 @@
 	"(SELECT json_agg(n.mac::text ORDER BY n.id) FROM nics n WHERE n.vserver_id = v.id), "     \
 	"'iso', (SELECT i.name FROM isos i WHERE i.path = v.iso))"
 
+/*
+ * A vServer's (aliased "v") fresh guest addresses as a JSON array (controller/ops_ip.c,
+ * sql/008_guest_ips.sql): global scope, seen within the last `stale` seconds (a parameter).
+ */
+#define VSERVER_FRESH_IPS(stale)                                                                   \
+	"(SELECT coalesce(json_agg(host(g.address) ORDER BY family(g.address), g.address), '[]') " \
+	"FROM guest_ips g WHERE g.vserver_id = v.id AND g.scope = 'global' AND "                   \
+	"g.last_seen > now() - make_interval(secs => " stale "::int))"
+
 /* Tasks aliased "k". */
 #define TASK_JSON                                                                                  \
 	"json_build_object('id', k.id, 'type', k.object_type, 'object_type', k.object_type, "      \

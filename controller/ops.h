@@ -14,6 +14,9 @@ void ops_reply_items(struct call *c, json_t *items, uint32_t need);
  * $2 = the optional filter argument filter_arg; rows carry "_scope" and are filtered by need.
  */
 void ops_list_subtree(struct call *c, const char *sql, const char *filter_arg, uint32_t need);
+/* The same with $3 = extra (a value the statement needs besides the scope). */
+void ops_list_subtree_with(struct call *c, const char *sql, const char *filter_arg, uint32_t need,
+			   const char *extra);
 /* The reply step of ops_list_subtree: filter by c->resolving.need and answer the items. */
 void ops_subtree_listed(struct call *c, json_t *items);
 /* Reply with the JSON the last statement produced; no row means the object is gone. */

@@ -72,13 +72,20 @@ ops_subtree_listed(struct call *c, json_t *items)
 }
 
 void
-ops_list_subtree(struct call *c, const char *sql, const char *filter_arg, uint32_t need)
+ops_list_subtree_with(struct call *c, const char *sql, const char *filter_arg, uint32_t need,
+		      const char *extra)
 {
 	char acct[24], filter[24];
-	const char *params[] = {call_i64(acct, c->who.account_id),
-				filter_arg ? call_arg_text(c, filter_arg, filter, sizeof(filter))
-					   : NULL};
+	const char *params[] = {
+		call_i64(acct, c->who.account_id),
+		filter_arg ? call_arg_text(c, filter_arg, filter, sizeof(filter)) : NULL, extra};
 
 	c->resolving.need = need;
-	call_sql_json(c, sql, 2, params, ops_subtree_listed);
+	call_sql_json(c, sql, extra != NULL ? 3 : 2, params, ops_subtree_listed);
+}
+
+void
+ops_list_subtree(struct call *c, const char *sql, const char *filter_arg, uint32_t need)
+{
+	ops_list_subtree_with(c, sql, filter_arg, need, NULL);
 }

@@ -131,18 +131,26 @@ op_vserver_create(struct call *c)
 		     vserver_create_resolved);
 }
 
+/* The fresh guest addresses (objects.h) with the stale age as $2 (vserver-get), $3 (the list). */
+#define FRESH_IPS_P2 VSERVER_FRESH_IPS("$2")
+#define FRESH_IPS_P3 VSERVER_FRESH_IPS("$3")
+
 void
 op_vserver_list(struct call *c)
 {
+	/* "ips" as in vserver-get: the portal shows each vServer's addresses in its list. */
 	static const char sql[] =
-		"SELECT coalesce(json_agg(" VSERVER_JSON
-		"::jsonb || jsonb_build_object('_scope', " SCOPE_JSON(
+		"SELECT coalesce(json_agg(" VSERVER_JSON "::jsonb || "
+		"jsonb_build_object('ips', " FRESH_IPS_P3 ", '_scope', " SCOPE_JSON(
 			"a.path", "v.vdc_id", "v.id",
 			"0") ") ORDER BY v.id), '[]') "
 			     "FROM vservers v JOIN accounts a ON a.id = v.account_id "
 			     "WHERE a.path @> ARRAY[$1::bigint] AND ($2::bigint IS NULL OR "
 			     "v.account_id = $2)";
-	ops_list_subtree(c, sql, "account_id", PRIV_VSERVER_VIEW);
+	char stale[24];
+
+	ops_list_subtree_with(c, sql, "account_id", PRIV_VSERVER_VIEW,
+			      call_i64(stale, c->srv->settings.ip_stale_after));
 }
 
 /* A vServer read from PostgreSQL: answer, and keep it for the next reads (vserver_cache.c). */
@@ -179,11 +187,7 @@ op_vserver_get(struct call *c)
 	 * the first of them goes stale (NULL: none), which bounds the cached copy's life.
 	 */
 	static const char sql[] =
-		"SELECT " RESOLVE_VSERVER_COLS ", " VSERVER_JSON
-		", (SELECT coalesce(json_agg(host(g.address) ORDER BY family(g.address), "
-		"g.address), "
-		"'[]') FROM guest_ips g WHERE g.vserver_id = v.id AND g.scope = 'global' AND "
-		"g.last_seen > now() - make_interval(secs => $2::int)) AS ips, "
+		"SELECT " RESOLVE_VSERVER_COLS ", " VSERVER_JSON ", " FRESH_IPS_P2 " AS ips, "
 		"(SELECT extract(epoch FROM min(g.last_seen) + make_interval(secs => $2::int) - "
 		"now()) "
 		"FROM guest_ips g WHERE g.vserver_id = v.id AND g.scope = 'global' AND "

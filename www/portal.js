@@ -502,7 +502,11 @@
 
 	function vserverRow(v) {
 		var tr = el('tr', { cls: 'vs-row', data: { id: String(v.id), test: 'vserver-row', state: v.state } });
-		tr.appendChild(td(v.name, 'strong'));
+		var name = td(v.name, 'strong');
+		/* the guest's addresses as the node learned them (ARP/NDP), under its name */
+		if (v.ips && v.ips.length)
+			name.appendChild(el('div', { text: v.ips.join(', '), cls: 'vs-ips', data: { test: 'vserver-ips' } }));
+		tr.appendChild(name);
 		tr.appendChild(td(accountName(v.account_id)));
 		tr.appendChild(td(v.cores, 'num'));
 		tr.appendChild(td(fmtMB(v.ram_mb), 'num'));

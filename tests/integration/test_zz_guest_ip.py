@@ -6,6 +6,8 @@ LAN) and one test guest (tests/guest) under TCG.
    the first ARP frame on the tap that claims it; the frame time comes from tcpdump on the tap
    (-Q in: frames the guest sent), the API time from a poller that runs throughout. Frames the
    bridge sends *to* the guest (the node's own ARP request) are not attributed to it.
+   The customer's portal in Debian's chromium shows it under the vServer's name
+   (tests/lib/portal_row.mjs).
 2. The guest changes its address itself (typed on its console through VNC: ip addr flush/add,
    arping): the new address appears, the old one goes stale (ip_stale_after is 8 s here, the
    agent re-sends a known address at most every second: ip_refresh = 1).
@@ -37,6 +39,7 @@ from test_zz_agent_vm import Agent, assert_done, run_task
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "lib"))
+import browser_check  # noqa: E402
 import guestside  # noqa: E402
 import netns  # noqa: E402
 from guest_iso import GUEST_ISO, ensure_guest_iso  # noqa: E402
@@ -169,6 +172,7 @@ def test_dhcp_address_within_one_second(env):
     w.wait_until(lambda: nodes().get(e.agent.name) == "online", 30, 0.2, "node online")
     vs = w.make_vserver(e.api, e.tree.customer["id"], cores=1, ram_mb=256, disk_gb=1)
     e.vid = vid = vs["id"]
+    e.vs_name = vs["name"]
     e.tap = f"wrt{vid}n0"
     e.admin.call("iso-rescan")
     iso = [i for i in e.admin.items("iso-list") if i["name"] == GUEST_ISO.name][0]
@@ -213,6 +217,18 @@ def test_dhcp_address_within_one_second(env):
     log = e.agent.log_text()
     assert f"ipv4 {ip}" in log and "frame time" in log
     e.done.add("boot")
+
+
+def test_portal_shows_the_guest_ip(env):
+    """The customer's view in Debian's chromium: the learned address under the vServer's name."""
+    e = env
+    need(e, "boot")
+    r = browser_check.run("portal_row.mjs", e.stack.url, e.tree.cadmin.username, e.vs_name,
+                          Path(e.stack.dir) / "portal-ips.png", password=e.tree.cadmin.password)
+    assert r["state"] == "running", r
+    assert e.ip in r["ips"].split(", "), r
+    assert r["cells"][0].startswith(e.vs_name), r
+    assert not r["errors"], r  # no script error, no CSP violation
 
 
 def test_guest_changes_its_address(env):

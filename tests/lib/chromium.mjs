@@ -43,3 +43,13 @@ export async function waitFor(page, fn, arg, ms) {
 		return false;
 	}
 }
+
+/* Log in to the portal at base as username (password: WEBRACK_PASSWORD) and wait for the app. */
+export async function portalLogin(page, base, username) {
+	await page.goto(base + '/');
+	await page.locator('#login-form').waitFor({ state: 'visible' });
+	await page.fill('#login-username', username);
+	await page.fill('#login-password', process.env.WEBRACK_PASSWORD);
+	await page.click('#login-submit');
+	await page.locator('#app-header').waitFor({ state: 'visible' });
+}

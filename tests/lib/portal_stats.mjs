@@ -10,7 +10,7 @@
  *   {range, graphs: {METRIC: {width, height, range}}, missing: [texts], errors}
  * A graph that failed to load is listed under missing with the portal's "no statistics yet" line.
  */
-import { openPage, waitFor } from './chromium.mjs';
+import { openPage, portalLogin, waitFor } from './chromium.mjs';
 
 const [base, username, vserverName, png, range = 'day'] = process.argv.slice(2);
 if (!base || !username || !vserverName || !png || !process.env.WEBRACK_PASSWORD) {
@@ -45,12 +45,7 @@ function graphs() {
 const { browser, page, errors } = await openPage({ width: 1280, height: 2400 });
 try {
 	page.setDefaultTimeout(30000);
-	await page.goto(base + '/');
-	await page.locator('#login-form').waitFor({ state: 'visible' });
-	await page.fill('#login-username', username);
-	await page.fill('#login-password', process.env.WEBRACK_PASSWORD);
-	await page.click('#login-submit');
-	await page.locator('#app-header').waitFor({ state: 'visible' });
+	await portalLogin(page, base, username);
 	const row = page.locator('#vserver-table tbody tr').filter({ hasText: vserverName }).first();
 	await row.getByRole('button', { name: 'Statistics\u2026' }).click();
 	const grid = page.locator('[data-test="stats-graphs"]');
