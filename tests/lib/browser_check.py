@@ -1,6 +1,6 @@
-"""Run one of the Chromium helpers in tests/lib (novnc_view.mjs, portal_stats.mjs) from a pytest
-test and return its JSON report. playwright-core is installed on first use
-(tests/browser/ensure-playwright); the browser is Debian's chromium."""
+"""Run one of the Chromium helpers in tests/lib (novnc_view.mjs, portal_stats.mjs,
+portal_row.mjs) from a pytest test and return its JSON report. playwright-core is installed on
+first use (tests/browser/ensure-playwright); the browser is Debian's chromium."""
 
 import json
 import os

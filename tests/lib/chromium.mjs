@@ -1,7 +1,8 @@
 /*
  * Debian's chromium for the pytest layer's browser checks (tests/lib/novnc_view.mjs,
- * tests/lib/portal_stats.mjs), driven by playwright-core from tests/browser/node_modules
- * (tests/browser/ensure-playwright installs it). WEBRACK_CHROMIUM overrides the binary.
+ * tests/lib/portal_stats.mjs, tests/lib/portal_row.mjs), driven by playwright-core from
+ * tests/browser/node_modules (tests/browser/ensure-playwright installs it). WEBRACK_CHROMIUM
+ * overrides the binary.
  */
 import { createRequire } from 'node:module';
 
